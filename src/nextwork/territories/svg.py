@@ -1,0 +1,9 @@
+placeholder = True
+
+
+def constituency_outline(code):
+    return ""
+
+
+def national_map():
+    return ""

@@ -1,0 +1,73 @@
+"""Public pages: home with the 'trouver ma circonscription' form, results, seat page, map."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from nextwork.common.errors import DomainError, NotFound
+from nextwork.territories import lookup, selectors, svg
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    engine = lookup.get_engine()
+    seats = engine.seats.values()
+    return render(
+        request,
+        "territories/home.html",
+        {
+            "countries": sorted(engine.countries.items(), key=lambda kv: kv[1][0]),
+            "seat_count": len(engine.seats),
+            "vacant_count": sum(1 for s in seats if s["vacant"]),
+            "senator_count": len({p["id"] for s in seats for p in s["senators"]}),
+        },
+    )
+
+
+@require_GET
+def find(request: HttpRequest) -> HttpResponse:
+    params = {k: request.GET.get(k, "").strip() for k in ("postcode", "q", "country", "commune")}
+    query = {k: v for k, v in params.items() if v}
+    error = None
+    result = None
+    if not query:
+        error = _("Saisissez un code postal, une adresse, ou choisissez un pays.")
+    else:
+        # One field at a time, in order of precision, so a half-filled form still answers.
+        name = next(k for k in ("q", "postcode", "commune", "country") if k in query)
+        try:
+            result = lookup.locate(**{name: query[name]})
+        except DomainError as exc:
+            error = exc.message
+    if result and len(result["candidates"]) == 1 and not result["ambiguous"]:
+        code = result["candidates"][0]["code"]
+        return redirect(reverse("territories:constituency", args=[code]))
+    status = 200 if result else 400
+    return render(
+        request,
+        "territories/find.html",
+        {"result": result, "error": error, "query": params},
+        status=status,
+    )
+
+
+@require_GET
+def constituency(request: HttpRequest, code: str) -> HttpResponse:
+    try:
+        seat = selectors.constituency_detail(code)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    return render(
+        request,
+        "territories/constituency.html",
+        {"seat": seat, "outline": svg.constituency_outline(code)},
+    )
+
+
+@require_GET
+def national_map(request: HttpRequest) -> HttpResponse:
+    return render(request, "territories/map.html", {"map_svg": svg.national_map()})
