@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from nextwork.api.urls import api
+from nextwork.common.views import healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("nextwork.territories.urls")),

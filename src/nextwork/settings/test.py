@@ -15,3 +15,4 @@ NEXTWORK_GEOCODER_URL = None
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not :memory:, so the live server thread of browser tests sees the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(DATABASES["default"]["NAME"]) + ".test"}
+NEXTWORK_LOOKUP_REFRESH_SECONDS = 0
