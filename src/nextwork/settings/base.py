@@ -105,7 +105,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "fr"
-LANGUAGES = [("fr", "Français"), ("en", "English")]
+# French first. Every string is marked for translation; English joins this list when its
+# catalog under locale/ is complete (a half-translated page is worse than a French one).
+LANGUAGES = [("fr", "Français")]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
@@ -113,6 +115,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = HOME / "static"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -129,5 +132,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"nextwork": {"handlers": ["console"], "level": env.get("LOG_LEVEL")}},
+    "loggers": {
+        "nextwork": {"handlers": ["console"], "level": env.get("LOG_LEVEL")},
+        "django": {"handlers": ["console"], "level": "WARNING"},
+    },
 }

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from nextwork.common.errors import DomainError, NotFound
 from nextwork.territories import lookup, selectors, svg
+from nextwork.territories.models import Chamber, Mandate
 
 
 @require_GET
@@ -23,7 +24,9 @@ def home(request: HttpRequest) -> HttpResponse:
             "countries": sorted(engine.countries.items(), key=lambda kv: kv[1][0]),
             "seat_count": len(engine.seats),
             "vacant_count": sum(1 for s in seats if s["vacant"]),
-            "senator_count": len({p["id"] for s in seats for p in s["senators"]}),
+            "senator_count": Mandate.objects.filter(
+                boundary_set_id=engine.boundary_set_id, chamber=Chamber.SENATE, end__isnull=True
+            ).count(),
         },
     )
 
@@ -70,4 +73,14 @@ def constituency(request: HttpRequest, code: str) -> HttpResponse:
 
 @require_GET
 def national_map(request: HttpRequest) -> HttpResponse:
-    return render(request, "territories/map.html", {"map_svg": svg.national_map()})
+    engine = lookup.get_engine()
+    groups: dict[str, dict] = {}
+    for code in sorted(engine.seats, key=selectors.constituency_sort_key):
+        seat = engine.seats[code]
+        dept = seat["department"] or {"code": code.rsplit("-", 1)[0], "name": seat["name"]}
+        groups.setdefault(dept["code"], {"department": dept, "seats": []})["seats"].append(seat)
+    return render(
+        request,
+        "territories/map.html",
+        {"map_svg": svg.national_map(), "groups": list(groups.values())},
+    )
