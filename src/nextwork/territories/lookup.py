@@ -451,9 +451,9 @@ def locate(
         )
     if given & {"lat", "lon"}:
         if given != {"lat", "lon"}:
-            missing = {"lat", "lon"} - given
+            missing = sorted({"lat", "lon"} - given)
             if missing:
-                raise InvalidInput(f"{missing.pop()} is missing.", field=missing.pop())
+                raise InvalidInput(f"{missing[0]} is missing: give lat and lon.", field=missing[0])
             raise InvalidInput("Give either a point or another query, not both.", field="q")
     elif len(given) > 1:
         raise InvalidInput(
