@@ -51,6 +51,12 @@ class Precision:
     COUNTRY = "country"
 
 
+def shown(value: Any, limit: int = 40) -> str:
+    """An input echoed in an error message, cut short: errors never carry a whole payload."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def normalise(text: str) -> str:
     """Lower case, no accents, words only: 'Saint-Étienne' → 'saint etienne'."""
     text = unicodedata.normalize("NFKD", text)
@@ -161,7 +167,7 @@ class Engine:
         postcode = (postcode or "").strip()
         if not POSTCODE_RE.match(postcode):
             raise InvalidInput(
-                f"{postcode!r} is not a postcode: five digits expected, such as 48000.",
+                f"{shown(postcode)} is not a postcode: five digits expected, such as 48000.",
                 field="postcode",
             )
         communes = self.postcodes.get(postcode)
@@ -179,7 +185,7 @@ class Engine:
         code = (code or "").strip().upper()
         if not COMMUNE_RE.match(code):
             raise InvalidInput(
-                f"{code!r} is not a commune code: the INSEE code has five characters, "
+                f"{shown(code)} is not a commune code: the INSEE code has five characters, "
                 "such as 31555 or 2A004.",
                 field="commune",
             )
@@ -205,7 +211,7 @@ class Engine:
             )
         if iso is None or iso not in self.countries:
             raise NotFound(
-                f"{raw!r} is not a country with a consular constituency in the data "
+                f"{shown(raw)} is not a country with a consular constituency in the data "
                 "(give an ISO code such as DE, or a French name such as Allemagne).",
                 field="country",
             )
@@ -271,10 +277,12 @@ def validate_point(lat: Any, lon: Any) -> tuple[float, float]:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise InvalidInput(f"{name} must be a number, not {value!r}.", field=name) from None
+            raise InvalidInput(
+                f"{name} must be a number, not {shown(value)}.", field=name
+            ) from None
         if not math.isfinite(number) or abs(number) > limit:
             raise InvalidInput(
-                f"{name} must lie between -{limit:g} and {limit:g}, not {value}.", field=name
+                f"{name} must lie between -{limit:g} and {limit:g}, not {shown(value)}.", field=name
             )
         values.append(number)
     return values[0], values[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shapely
 
 from nextwork.common.errors import InvalidInput, NotFound
-from nextwork.territories.lookup import Engine, get_engine, person_dict
+from nextwork.territories.lookup import Engine, get_engine, person_dict, shown
 from nextwork.territories.models import SENATE_KINDS, Area, AreaKind, Chamber, Mandate
 
 # Coarse outlines are offset by up to ~650 m: seats closer than this are neighbours.
@@ -31,7 +31,7 @@ def constituency_detail(code: str) -> dict:
     seat = engine.seats.get(code)
     if seat is None:
         raise NotFound(
-            f"The constituency {code!r} is unknown (codes look like 75-02).", field="code"
+            f"The constituency {shown(code)} is unknown (codes look like 75-02).", field="code"
         )
     ended = (
         Mandate.objects.filter(
@@ -87,7 +87,7 @@ def representatives(*, chamber: str | None, department: str | None) -> list[dict
         if not Area.objects.filter(
             boundary_set_id=engine.boundary_set_id, kind__in=SENATE_KINDS, code=department
         ).exists():
-            raise NotFound(f"The department {department!r} is unknown.", field="department")
+            raise NotFound(f"The department {shown(department)} is unknown.", field="department")
         mandates = mandates.filter(
             area__code__startswith=f"{department}-", area__kind=AreaKind.CONSTITUENCY
         ) | mandates.filter(area__code=department, area__kind__in=SENATE_KINDS)
@@ -110,7 +110,7 @@ def department_detail(code: str) -> dict:
     )
     if area is None:
         raise NotFound(
-            f"The department {code!r} is unknown (codes look like 75, 2A, 971).", field="code"
+            f"The department {shown(code)} is unknown (codes look like 75, 2A, 971).", field="code"
         )
     seats = sorted(
         (c for c in engine.seats if c.rsplit("-", 1)[0] == code), key=constituency_sort_key
