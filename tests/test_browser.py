@@ -34,11 +34,18 @@ def browser():
 
     # Playwright's sync API keeps an event loop in this thread; Django's ORM calls made by the
     # test fixtures meanwhile are still plain synchronous calls.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -79,8 +86,8 @@ def test_postcode_leads_to_the_constituency_page(page, site_server):
     page.get_by_label("Code postal").fill("48000")
     page.get_by_role("button", name="Trouver ma circonscription").click()
     page.wait_for_url("**/circonscriptions/48-01/")
-    assert page.get_by_role("heading", level=1).inner_text().endswith(
-        "Lozère (1re circonscription)"
+    assert (
+        page.get_by_role("heading", level=1).inner_text().endswith("Lozère (1re circonscription)")
     )
     assert page.locator(".outline-map .seat.current").count() == 1
     # Nothing but our own server is ever asked for anything.

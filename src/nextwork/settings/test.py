@@ -1,7 +1,7 @@
 """Settings for the test suite: same database engines as production, fast hashing."""
 
 from nextwork.settings.base import *  # noqa: F403
-from nextwork.settings.base import DATABASES
+from nextwork.settings.base import DATABASES, STATIC_ROOT
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
@@ -16,3 +16,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not :memory:, so the live server thread of browser tests sees the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(DATABASES["default"]["NAME"]) + ".test"}
 NEXTWORK_LOOKUP_REFRESH_SECONDS = 0
+
+# Whitenoise serves the finders in tests, but wants its root folder to exist.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

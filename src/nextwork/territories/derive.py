@@ -63,8 +63,9 @@ def derive_commune_constituencies(data: SourceData) -> Derivation:
         if dept and wkb:
             seats_by_dept[dept].append((code, wkb))
     communes_by_dept = defaultdict(list)
+    plm = _plm_parents(data)
     for commune in data.communes.values():
-        if commune.code in _plm_parents(data):
+        if commune.code in plm:
             continue  # Paris, Lyon, Marseille: their arrondissements carry the table
         communes_by_dept[commune.department].append(commune)
 
@@ -88,8 +89,9 @@ def derive_commune_constituencies(data: SourceData) -> Derivation:
 
 def _place_by_postcode(data: SourceData, result: Derivation) -> None:
     """Communes with neither outline nor town hall take the seats of their postcode's communes."""
+    plm = _plm_parents(data)
     for commune in data.communes.values():
-        if commune.code in result.table or commune.code in _plm_parents(data):
+        if commune.code in result.table or commune.code in plm:
             continue
         seats: dict[str, float] = {}
         for codes in data.postcodes.values():

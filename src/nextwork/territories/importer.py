@@ -156,10 +156,25 @@ def _apply_geojson(data: src.SourceData, path: Path) -> str:
         raise InvalidInput(f"{path} is not valid JSON: {exc}", field="constituencies") from exc
     if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
         raise InvalidInput(f"{path} is not a GeoJSON FeatureCollection.", field="constituencies")
+    features = collection.get("features")
+    if not isinstance(features, list):
+        raise InvalidInput(f"{path.name}: 'features' must be a list.", field="constituencies")
     replaced = 0
-    for number, feature in enumerate(collection.get("features") or [], start=1):
-        props = (feature or {}).get("properties") or {}
+    for number, feature in enumerate(features, start=1):
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        if not isinstance(props, dict):
+            raise InvalidInput(
+                f"Feature {number} of {path.name} is not a GeoJSON Feature with properties.",
+                field="constituencies",
+            )
         code = str(props.get("code") or props.get("code_circonscription") or "")
+        dept, old_geometry = data.constituencies.get(code, (None, None))
+        if code in data.constituencies and old_geometry is None:
+            raise InvalidInput(
+                f"Feature {number} of {path.name}: {code} has no outline "
+                "(seats abroad are reached by country).",
+                field="constituencies",
+            )
         if code not in data.constituencies:
             raise InvalidInput(
                 f"Feature {number} of {path.name}: unknown constituency code {code!r} "
@@ -173,13 +188,17 @@ def _apply_geojson(data: src.SourceData, path: Path) -> str:
                 f"Feature {number} ({code}) of {path.name} has an invalid geometry: {exc}",
                 field="constituencies",
             ) from exc
-        if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
+        if geom.is_empty:
+            raise InvalidInput(
+                f"Feature {number} ({code}) of {path.name} has an empty geometry.",
+                field="constituencies",
+            )
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
             raise InvalidInput(
                 f"Feature {number} ({code}) of {path.name} is a {geom.geom_type}, "
                 "not a (Multi)Polygon.",
                 field="constituencies",
             )
-        dept, _old = data.constituencies[code]
         data.constituencies[code] = (dept, shapely.to_wkb(shapely.make_valid(geom)))
         replaced += 1
     if not replaced:

