@@ -28,4 +28,3 @@ def engine(registry):
     from nextwork.territories.lookup import get_engine
 
     return get_engine()
-

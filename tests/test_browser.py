@@ -120,4 +120,4 @@ def test_national_map_links_every_seat_without_outside_requests(page, site_serve
 
 def test_bad_postcode_shows_a_clear_error(page, site_server):
     page.goto(site_server.url + "/trouver/?postcode=00000")
-    assert "00000" in page.get_by_role("alert").inner_text()
+    assert "code postal n'existe pas" in page.get_by_role("alert").inner_text()

@@ -11,3 +11,4 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("nextwork.territories.urls")),
 ]
+handler404 = "nextwork.common.views.not_found"

@@ -41,6 +41,38 @@ MAX_QUERY_LENGTH = 500
 POSTCODE_RE = re.compile(r"^\d{5}$")
 COMMUNE_RE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 POSTCODE_IN_TEXT = re.compile(r"(?<!\d)(\d{5})(?!\d)")
+# "rue de Paris": a name right after a street type, or tied to one by these words, is the
+# street's name, not the town.
+STREET_LINKS = {"de", "du", "des", "d", "la", "le", "l", "les", "aux", "a", "au", "en", "sur"}
+STREET_TYPES = {
+    "rue",
+    "avenue",
+    "av",
+    "boulevard",
+    "bd",
+    "place",
+    "pl",
+    "chemin",
+    "allee",
+    "impasse",
+    "quai",
+    "route",
+    "rte",
+    "cours",
+    "square",
+    "passage",
+    "voie",
+    "faubourg",
+    "esplanade",
+    "promenade",
+    "sentier",
+    "lotissement",
+    "residence",
+    "cite",
+    "parvis",
+    "rond",
+    "point",
+}
 
 
 class Precision:
@@ -95,19 +127,33 @@ class Engine:
     # -- points --------------------------------------------------------------------------
 
     def unit_at(self, lon: float, lat: float) -> str | None:
-        """The commune or arrondissement whose precise outline holds the point."""
-        for i in self.tree.query(shapely.Point(lon, lat)):
-            if shapely.contains_xy(self.unit_geoms[i], lon, lat):
-                return self.unit_codes[i]
-        return None
+        """The commune or arrondissement whose precise outline holds the point.
+
+        Where outlines overlap, the lowest index wins, as in ``units_at``.
+        """
+        grid = getattr(self, "grid", None)
+        if grid is not None:
+            i = grid.index_at(lon, lat)
+        else:
+            hits = [
+                i
+                for i in self.tree.query(shapely.Point(lon, lat))
+                if shapely.contains_xy(self.unit_geoms[i], lon, lat)
+            ]
+            i = min(hits) if hits else -1
+        return self.unit_codes[i] if i >= 0 else None
 
     def units_at(self, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
-        """Bulk version: index into ``unit_codes`` for each point, -1 where none."""
-        result = np.full(len(lons), -1, dtype=np.int64)
-        pairs = self.tree.query(shapely.points(lons, lats))
-        inside = shapely.contains_xy(self.unit_geoms[pairs[1]], lons[pairs[0]], lats[pairs[0]])
-        result[pairs[0][inside]] = pairs[1][inside]
-        return result
+        """Bulk version: index into ``unit_codes`` for each point, -1 where none.
+
+        Exact: the grid accelerator (territories/grid.py) answers as the polygon test would.
+        """
+        grid = getattr(self, "grid", None)
+        if grid is not None:
+            return grid.indexes_at(lons, lats)
+        from nextwork.territories.grid import exact_indexes_at
+
+        return exact_indexes_at(self.unit_geoms, self.tree, lons, lats)
 
     def locate_point(self, lat: float, lon: float) -> dict:
         lat, lon = validate_point(lat, lon)
@@ -410,6 +456,16 @@ def build_engine(boundary_set_id: int, version: str = "") -> Engine:
         engine.country_names[normalise(name)] = iso
         with translation.override("en"):
             engine.country_names.setdefault(normalise(str(country_names.name(iso))), iso)
+
+    import logging
+
+    from nextwork.territories.grid import build_grid_index
+
+    try:  # the exact accelerator of unit_at / units_at (territories/grid.py)
+        engine.grid = build_grid_index(engine.unit_geoms)
+    except Exception:  # never fatal: unit_at / units_at then take the plain polygon test
+        logging.getLogger(__name__).exception("lookup grid not built")
+        engine.grid = None
     return engine
 
 
@@ -512,8 +568,14 @@ def locate_address(engine: Engine, q: str) -> dict:
             if best.kind in ("housenumber", "street", "locality"):
                 try:
                     result = engine.locate_point(best.lat, best.lon)
-                except NotFound:
+                except NotFound:  # a point outside France: its commune code may still help
                     result = None
+                except InvalidInput:  # impossible coordinates: the answer is not trusted
+                    warnings.append(
+                        "The geocoder answered an impossible position: the address "
+                        "was resolved from its postcode or commune only."
+                    )
+                    return _offline_address(engine, text, warnings)
                 if result is not None:
                     result["precision"] = Precision.ADDRESS
                     result["address"] = {
@@ -553,19 +615,29 @@ def _offline_address(engine: Engine, text: str, warnings: list[str]) -> dict:
             result = engine.locate_postcode(postcode)
         result["warnings"] = warnings + result["warnings"]
         return result
-    # No postcode: the longest commune name found in the text, when it names one commune.
+    # No postcode: the town ends a postal address ("…, Mende"); street words come first and
+    # must not be read as communes (Rue, Placé). Only a name naming one commune counts.
     tokens = words.split()
     for size in range(min(len(tokens), 8), 0, -1):
-        for start in range(len(tokens) - size + 1):
-            codes = engine.commune_names.get(" ".join(tokens[start : start + size]))
-            if codes and len(codes) == 1:
-                result = engine.locate_commune(codes[0])
-                result["warnings"] = warnings + result["warnings"]
-                return result
+        start = len(tokens) - size
+        if _part_of_street_name(tokens, start):
+            continue  # "rue de Paris" names a street, not the town
+        codes = engine.commune_names.get(" ".join(tokens[start:]))
+        if codes and len(codes) == 1:
+            result = engine.locate_commune(codes[0])
+            result["warnings"] = warnings + result["warnings"]
+            return result
     raise InvalidInput(
         "No postcode or commune could be recognised in the address; add the postcode.",
         field="q",
     )
+
+
+def _part_of_street_name(tokens: list[str], start: int) -> bool:
+    i = start - 1
+    while i >= 0 and tokens[i] in STREET_LINKS:
+        i -= 1
+    return i >= 0 and tokens[i] in STREET_TYPES
 
 
 def _names_in(name: str, words: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from nextwork.common.errors import DomainError, NotFound
@@ -31,6 +31,24 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+# What people read on the page; the API keeps the precise English messages for developers.
+FRIENDLY_ERRORS = {
+    ("invalid", "postcode"): _(
+        "Ce code postal n'est pas valide : il compte cinq chiffres, par exemple 48000."
+    ),
+    ("not_found", "postcode"): _(
+        "Ce code postal n'existe pas. Vérifiez-le, ou saisissez votre adresse."
+    ),
+    ("invalid", "q"): _("Nous n'avons pas reconnu cette adresse : ajoutez le code postal."),
+    ("not_found", "country"): _(
+        "Ce pays n'est rattaché à aucune circonscription des Français "
+        "de l'étranger dans nos données."
+    ),
+    ("invalid", "country"): _("Pour la France, saisissez un code postal ou une adresse."),
+    ("not_found", "commune"): _("Cette commune est inconnue."),
+}
+
+
 @require_GET
 def find(request: HttpRequest) -> HttpResponse:
     params = {k: request.GET.get(k, "").strip() for k in ("postcode", "q", "country", "commune")}
@@ -45,7 +63,7 @@ def find(request: HttpRequest) -> HttpResponse:
         try:
             result = lookup.locate(**{name: query[name]})
         except DomainError as exc:
-            error = exc.message
+            error = FRIENDLY_ERRORS.get((exc.code, exc.field), exc.message)
     if result and len(result["candidates"]) == 1 and not result["ambiguous"]:
         code = result["candidates"][0]["code"]
         return redirect(reverse("territories:constituency", args=[code]))
