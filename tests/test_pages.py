@@ -47,3 +47,33 @@ def test_unknown_api_path_is_json(client, registry):
     response = client.get("/api/v1/nope")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_english_is_available(client, registry):
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Find my constituency" in response.content.decode()
+
+
+def test_language_switch_keeps_the_page(client, registry):
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/carte/"})
+    assert response.status_code == 302 and response["Location"] == "/carte/"
+    assert "The 577 constituencies" in client.get("/carte/").content.decode()
+
+
+def test_every_ui_string_has_an_english_translation():
+    from pathlib import Path
+
+    po = Path(__file__).resolve().parent.parent / "src/nextwork/locale/en/LC_MESSAGES/django.po"
+    # The header is the first entry; an entry whose last line is an empty msgstr is untranslated.
+    entries = po.read_text().split("\n\n")[1:]
+    untranslated = [
+        e for e in entries if e.strip().splitlines()[-1] in ('msgstr ""', 'msgstr[0] ""')
+    ]
+    assert not untranslated, untranslated[:3]
+    import gettext
+
+    with po.with_suffix(".mo").open("rb") as fh:
+        compiled = gettext.GNUTranslations(fh)
+    translated = {e.split("msgid ", 1)[1].split("\n")[0] for e in entries if "msgid " in e}
+    # The compiled catalog holds every entry of the .po file (plus its header).
+    assert len(compiled._catalog) >= len(translated), "run `nextwork manage compilemessages`"

@@ -105,9 +105,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "fr"
-# French first. Every string is marked for translation; English joins this list when its
-# catalog under locale/ is complete (a half-translated page is worse than a French one).
-LANGUAGES = [("fr", "Français")]
+# French first; English from the catalog under locale/ (every UI string is marked).
+LANGUAGES = [("fr", "Français"), ("en", "English")]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True

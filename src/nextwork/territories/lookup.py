@@ -123,6 +123,7 @@ class Engine:
     seat_codes: list[str] = field(default_factory=list)
     seat_geoms: Any = None
     seat_tree: Any = None
+    grid: Any = None  # territories.grid accelerator of unit_at/units_at, when it could be built
 
     # -- points --------------------------------------------------------------------------
 
@@ -131,9 +132,8 @@ class Engine:
 
         Where outlines overlap, the lowest index wins, as in ``units_at``.
         """
-        grid = getattr(self, "grid", None)
-        if grid is not None:
-            i = grid.index_at(lon, lat)
+        if self.grid is not None:
+            i = self.grid.index_at(lon, lat)
         else:
             hits = [
                 i
@@ -148,9 +148,8 @@ class Engine:
 
         Exact: the grid accelerator (territories/grid.py) answers as the polygon test would.
         """
-        grid = getattr(self, "grid", None)
-        if grid is not None:
-            return grid.indexes_at(lons, lats)
+        if self.grid is not None:
+            return self.grid.indexes_at(lons, lats)
         from nextwork.territories.grid import exact_indexes_at
 
         return exact_indexes_at(self.unit_geoms, self.tree, lons, lats)
