@@ -214,24 +214,9 @@ def machine() -> dict:
 
 def sample_points(engine, n: int, rng, weights=None) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points, each uniform inside a commune drawn at random (or by ``weights``)."""
-    import shapely
+    from nextwork.territories.sampling import points_inside
 
-    geoms = engine.unit_geoms
-    bounds = shapely.bounds(geoms)
-    p = None if weights is None else weights / weights.sum()
-    xs, ys, got = [], [], 0
-    while got < n:
-        m = int((n - got) * 1.8) + 100
-        i = rng.integers(0, len(geoms), m) if p is None else rng.choice(len(geoms), m, p=p)
-        x = rng.uniform(bounds[i, 0], bounds[i, 2])
-        y = rng.uniform(bounds[i, 1], bounds[i, 3])
-        inside = shapely.contains_xy(geoms[i], x, y)
-        xs.append(x[inside])
-        ys.append(y[inside])
-        got += int(inside.sum())
-    x, y = np.concatenate(xs)[:n], np.concatenate(ys)[:n]
-    order = rng.permutation(n)
-    return x[order], y[order]
+    return points_inside(engine.unit_geoms, n, rng, weights)
 
 
 def population_weights(engine) -> np.ndarray:

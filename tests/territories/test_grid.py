@@ -9,6 +9,7 @@ from shapely import affinity
 from shapely.geometry import GeometryCollection, MultiPolygon, Point, Polygon, box
 
 from nextwork.territories.grid import build_grid_index, exact_indexes_at
+from nextwork.territories.sampling import points_inside
 
 
 def _near_outlines(geoms, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -31,17 +32,7 @@ def _near_outlines(geoms, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
 
 def _in_outlines(geoms, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """Uniform points inside randomly chosen outlines (small ones as likely as large)."""
-    bounds = shapely.bounds(geoms)
-    xs, ys, count = [], [], 0
-    while count < n:
-        i = rng.integers(0, len(geoms), 2 * n)
-        x = rng.uniform(bounds[i, 0], bounds[i, 2])
-        y = rng.uniform(bounds[i, 1], bounds[i, 3])
-        inside = shapely.contains_xy(geoms[i], x, y)
-        xs.append(x[inside])
-        ys.append(y[inside])
-        count += int(inside.sum())
-    return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+    return points_inside(geoms, n, rng)
 
 
 def _on_cell_edges(grid_index, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
