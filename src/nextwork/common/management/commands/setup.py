@@ -31,6 +31,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, admin_email=None, skip_territories=False, **options):
+        if admin_email:  # refuse bad input before doing anything
+            try:
+                validate_email(admin_email)
+            except ValidationError as exc:
+                raise CommandError(
+                    f"--admin-email: {admin_email!r} is not a valid email address."
+                ) from exc
         settings.HOME.mkdir(parents=True, exist_ok=True)
         self.stdout.write(f"Data folder: {settings.HOME}")
         call_command("migrate", interactive=False, verbosity=0)
@@ -48,10 +55,6 @@ class Command(BaseCommand):
             self._admin(admin_email)
 
     def _admin(self, email: str) -> None:
-        try:
-            validate_email(email)
-        except ValidationError as exc:
-            raise CommandError(f"--admin-email: {email!r} is not a valid email address.") from exc
         User = get_user_model()
         if User.objects.filter(username=email).exists():
             self.stdout.write(f"Admin {email} already exists; its password is unchanged.")
