@@ -198,14 +198,22 @@ def test_locate_vacant_seat_text(capsys):
     assert "Siège vacant" in out
 
 
+def _test_database_url() -> str:
+    """The URL of the test database, whichever engine the suite runs on."""
+    db = connections["default"].settings_dict
+    if connections["default"].vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 @pytest.mark.usefixtures("registry")
 def test_console_script_exit_code(tmp_path, django_db_blocker):
     """The installed entry point, in a subprocess reading the (committed) test database."""
-    database = connections["default"].settings_dict["NAME"]
     env = {
         **os.environ,
         "NEXTWORK_HOME": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": _test_database_url(),
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     done = subprocess.run(
