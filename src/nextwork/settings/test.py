@@ -12,6 +12,10 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 NEXTWORK_GEOCODER_URL = None
 
+# Threads serving browser tests close their connection after each request, so the test
+# database can be dropped at the end.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not :memory:, so the live server thread of browser tests sees the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(DATABASES["default"]["NAME"]) + ".test"}
