@@ -77,3 +77,11 @@ def test_every_ui_string_has_an_english_translation():
     translated = {e.split("msgid ", 1)[1].split("\n")[0] for e in entries if "msgid " in e}
     # The compiled catalog holds every entry of the .po file (plus its header).
     assert len(compiled._catalog) >= len(translated), "run `nextwork manage compilemessages`"
+
+
+def test_api_docs_load_nothing_from_other_sites(client, registry):
+    import re
+
+    html = client.get("/api/v1/docs").content.decode()
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert urls and not [u for u in urls if u.startswith(("http:", "https:", "//"))]
