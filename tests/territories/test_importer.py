@@ -80,12 +80,12 @@ def _derivation_key(data):
     return (seats, data.communes, data.postcodes)
 
 
-def _cached_derive(data):
-    key = _derivation_key(data)
+def _cached_derive(data, **options):
+    key = (_derivation_key(data), sorted(options.items()))
     for cached_key, derivation in _derivations:
         if cached_key == key:
             return derivation
-    derivation = _real_derive(data)
+    derivation = _real_derive(data, **options)
     _derivations.append((key, derivation))
     return derivation
 

@@ -18,7 +18,8 @@ import shapely
 from nextwork.territories.source import SourceData
 
 # Metres. Coarse constituency outlines are eroded by this much before counting a commune's share
-# in them: slivers thinner than the measured error of the outlines are noise.
+# in them: slivers thinner than the measured error of the outlines are noise. With outlines of
+# another precision (``--constituencies``), half their stated error.
 EROSION_M = 300.0
 # A commune is really split only when it is this populous (a canton-sized town)…
 SPLIT_MIN_POPULATION = 10_000
@@ -27,8 +28,10 @@ SPLIT_MIN_CORE_SHARE = 0.05
 # Below this majority the town hall, when it lies deep inside another constituency, decides.
 TOWNHALL_MAJORITY = 0.75
 # Within this distance of a coarse boundary a point inside a split commune is ambiguous
-# (the largest measured offset of the coarse outlines).
+# (the largest measured offset of the coarse outlines). Precise outlines state their own.
 AMBIGUITY_M = 650.0
+# The error assumed for outlines given with --constituencies unless the operator says otherwise.
+PRECISE_OUTLINE_ERROR_M = 25.0
 
 M_PER_DEG_LAT = 110_540.0
 M_PER_DEG_LON_EQUATOR = 111_320.0
@@ -56,8 +59,16 @@ class Derivation:
     split: list[str] = field(default_factory=list)
 
 
-def derive_commune_constituencies(data: SourceData) -> Derivation:
+def erosion_for(outline_error_m: float) -> float:
+    return min(EROSION_M, outline_error_m / 2)
+
+
+def derive_commune_constituencies(
+    data: SourceData, *, outline_error_m: float = AMBIGUITY_M
+) -> Derivation:
+    """The table for every commune; ``outline_error_m`` is how far the outlines may be off."""
     result = Derivation()
+    erosion = erosion_for(outline_error_m)
     seats_by_dept: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
     for code, (dept, wkb) in data.constituencies.items():
         if dept and wkb:
@@ -79,7 +90,7 @@ def derive_commune_constituencies(data: SourceData) -> Derivation:
                 result.table[commune.code] = [(seats[0][0], 1.0)]
             result.stats["single_seat_department"] += len(communes)
             continue
-        _derive_department(communes, seats, result)
+        _derive_department(communes, seats, result, erosion)
     _place_by_postcode(data, result)
     result.split.sort()
     result.stats["split"] = len(result.split)
@@ -108,13 +119,13 @@ def _plm_parents(data: SourceData) -> set[str]:
     return {c.parent_code for c in data.communes.values() if c.parent_code}
 
 
-def _derive_department(communes, seats, result: Derivation) -> None:
+def _derive_department(communes, seats, result: Derivation, erosion: float) -> None:
     seat_codes = [code for code, _ in seats]
     seat_geoms = shapely.from_wkb([wkb for _, wkb in seats])
     lat0 = shapely.centroid(shapely.union_all(seat_geoms)).y
     project = local_projection(lat0)
     seat_m = shapely.make_valid(project(seat_geoms))
-    seat_core = shapely.buffer(seat_m, -EROSION_M)
+    seat_core = shapely.buffer(seat_m, -erosion)
     tree = shapely.STRtree(seat_m)
 
     for commune in communes:

@@ -21,7 +21,11 @@ from django_countries import countries as country_names
 
 from nextwork.common.errors import InvalidInput
 from nextwork.territories import source as src
-from nextwork.territories.derive import derive_commune_constituencies
+from nextwork.territories.derive import (
+    AMBIGUITY_M,
+    PRECISE_OUTLINE_ERROR_M,
+    derive_commune_constituencies,
+)
 from nextwork.territories.models import (
     Area,
     AreaKind,
@@ -74,20 +78,27 @@ def import_territories(
     *,
     source: Path | None = None,
     constituencies_geojson: Path | None = None,
+    outline_error_m: float = PRECISE_OUTLINE_ERROR_M,
     dry_run: bool = False,
     activate: bool = True,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Read the source, derive the commune table and write it all, or nothing on failure."""
     step = progress or (lambda _msg: None)
+    if not (0 < outline_error_m <= 5_000):
+        raise InvalidInput(
+            "The outline error must be between 0 and 5,000 metres.", field="outline_error"
+        )
     step("Reading the source files")
     data = src.read_source(source)
     version = data.version
-    if constituencies_geojson is not None:
+    if constituencies_geojson is None:
+        outline_error_m = AMBIGUITY_M  # the coarse outlines' measured error
+    else:
         digest = _apply_geojson(data, Path(constituencies_geojson))
-        version = f"{version}+{digest}"
+        version = f"{version}+{digest}@{outline_error_m:g}m"
     step("Deriving the commune → constituency table")
-    derivation = derive_commune_constituencies(data)
+    derivation = derive_commune_constituencies(data, outline_error_m=outline_error_m)
 
     report = ImportReport(dry_run=dry_run, derivation=dict(derivation.stats))
     report.split_communes = derivation.split
@@ -109,7 +120,11 @@ def import_territories(
             writer.write_postcodes(areas, data.postcodes)
             step("Writing mandates")
             writer.write_mandates(areas, data.mandates)
-            stats = {**dict(derivation.stats), "split_communes": derivation.split}
+            stats = {
+                **dict(derivation.stats),
+                "split_communes": derivation.split,
+                "outline_error_m": outline_error_m,
+            }
             if boundary_set.stats != stats:
                 boundary_set.stats = stats
                 boundary_set.save(update_fields=["stats", "updated_at"])

@@ -123,6 +123,8 @@ class Engine:
     seat_codes: list[str] = field(default_factory=list)
     seat_geoms: Any = None
     seat_tree: Any = None
+    # Within this distance of a boundary, in a split commune, the answer is ambiguous.
+    ambiguity_m: float = AMBIGUITY_M
     grid: Any = None  # territories.grid accelerator of unit_at/units_at, when it could be built
 
     # -- points --------------------------------------------------------------------------
@@ -174,7 +176,9 @@ class Engine:
         point = shapely.Point(lon * kx, lat * ky)
         distances = [float(shapely.distance(poly, point)) for poly in split.polygons]
         near = sorted(
-            (d, seat) for d, seat in zip(distances, split.seats, strict=True) if d <= AMBIGUITY_M
+            (d, seat)
+            for d, seat in zip(distances, split.seats, strict=True)
+            if d <= self.ambiguity_m
         )
         inside = [seat for d, seat in near if d == 0.0]
         if len(inside) == 1 and len(near) == 1:
@@ -363,7 +367,12 @@ def get_engine() -> Engine:
 
 
 def build_engine(boundary_set_id: int, version: str = "") -> Engine:
-    engine = Engine(boundary_set_id=boundary_set_id, version=version)
+    stats = BoundarySet.objects.filter(pk=boundary_set_id).values_list("stats", flat=True).first()
+    engine = Engine(
+        boundary_set_id=boundary_set_id,
+        version=version,
+        ambiguity_m=float((stats or {}).get("outline_error_m", AMBIGUITY_M)),
+    )
     areas = Area.objects.filter(boundary_set_id=boundary_set_id)
 
     senate_areas = {

@@ -38,6 +38,14 @@ class Command(BaseCommand):
             "such as '75-02') replacing the coarse ones.",
         )
         imp.add_argument(
+            "--outline-error",
+            type=float,
+            default=25.0,
+            metavar="METRES",
+            help="How far the --constituencies outlines may be from the true boundaries "
+            "(default 25 m): points closer than this to a boundary are answered as ambiguous.",
+        )
+        imp.add_argument(
             "--dry-run", action="store_true", help="Compute and report changes, write nothing."
         )
         imp.add_argument(
@@ -54,7 +62,9 @@ class Command(BaseCommand):
             return self._import(**options)
         return self._status(**options)
 
-    def _import(self, *, source, constituencies, dry_run, no_activate, json: bool, **options):
+    def _import(
+        self, *, source, constituencies, outline_error, dry_run, no_activate, json: bool, **options
+    ):
         source = source or (
             Path(settings.NEXTWORK_TERRITORY_SOURCE) if settings.NEXTWORK_TERRITORY_SOURCE else None
         )
@@ -76,6 +86,7 @@ class Command(BaseCommand):
                 report = import_territories(
                     source=source,
                     constituencies_geojson=constituencies,
+                    outline_error_m=outline_error,
                     dry_run=dry_run,
                     activate=not no_activate,
                     progress=step,
