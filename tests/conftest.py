@@ -6,18 +6,26 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """Import the full territory registry once into the test database."""
-    with django_db_blocker.unblock():
-        from nextwork.territories.importer import import_territories
+def django_db_setup(django_test_environment, django_db_blocker):
+    """The test database, always created (even for a run of browser tests alone, which only
+    read it from a server thread), with the full territory registry imported once."""
+    from django.test.utils import setup_databases, teardown_databases
 
+    from nextwork.territories.importer import import_territories
+
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set()
+        )
         import_territories()
     yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=0)
 
 
 @pytest.fixture
 def registry(db):
-    """The active boundary set of the real registry, and a fresh lookup engine over it."""
+    """The active boundary set of the real registry."""
     from nextwork.territories.models import BoundarySet
 
     return BoundarySet.objects.get(active=True)

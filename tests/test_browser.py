@@ -25,27 +25,20 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(site_server):
+    """Chromium, started after the database and the server: Playwright's event loop must not
+    be running while the main thread touches the database (Django would give that context a
+    connection of its own, left open)."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail("Chromium is required in CI: apt-get install chromium")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API keeps an event loop in this thread; Django's ORM calls made by the
-    # test fixtures meanwhile are still plain synchronous calls.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -61,8 +54,19 @@ def site_server(django_db_setup, django_db_blocker):
     away the imported registry; these tests only read.
     """
     from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connections
 
-    server = make_server("127.0.0.1", 0, WSGIHandler(), handler_class=_QuietHandler)
+    handler = WSGIHandler()
+
+    def app(environ, start_response):
+        try:
+            return handler(environ, start_response)
+        finally:
+            # This thread's connection must not outlive the request: the test database is
+            # dropped at the end of the session.
+            connections.close_all()
+
+    server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     with django_db_blocker.unblock():
         thread.start()
@@ -71,7 +75,7 @@ def site_server(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def page(browser, site_server, registry):
+def page(browser, site_server):
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR")
     requests: list[str] = []
     context.on("request", lambda request: requests.append(request.url))
