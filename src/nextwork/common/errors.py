@@ -33,3 +33,17 @@ class NotFound(DomainError):
 class Unavailable(DomainError):
     code = "unavailable"
     status = 503
+
+
+class Forbidden(DomainError):
+    """No current grant covers what was asked (deny by default)."""
+
+    code = "forbidden"
+    status = 403
+
+
+class Conflict(DomainError):
+    """The request is valid but the state does not allow it (a seat already has its relay)."""
+
+    code = "conflict"
+    status = 409

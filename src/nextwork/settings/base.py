@@ -44,6 +44,14 @@ INSTALLED_APPS = [
     "ninja",
     "nextwork.common",
     "nextwork.territories",
+    "nextwork.network",
+]
+
+AUTH_USER_MODEL = "network.Member"
+# Argon2 first (new and rehashed passwords); the others only read older hashes.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 
 MIDDLEWARE = [

@@ -132,6 +132,7 @@ class LastMandate(Person):
 
 
 class ConstituencyOut(Candidate):
+    coverage: str = Field(description="covered, substitute_only, pending or uncovered.")
     neighbours: list[Candidate]
     countries: list[AreaRef]
     last_mandate: LastMandate | None = Field(

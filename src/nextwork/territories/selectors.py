@@ -44,8 +44,11 @@ def constituency_detail(code: str) -> dict:
         .order_by("-end")
         .first()
     )
+    from nextwork.network.selectors import seat_statuses
+
     return {
         **seat,
+        "coverage": seat_statuses()[code],
         "neighbours": [engine.seats[c] | {"share": None} for c in neighbours(engine, code)],
         "countries": [
             {"code": iso, "name": name}

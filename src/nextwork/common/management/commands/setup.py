@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 
+from nextwork.network.models import normalise_email
 from nextwork.territories.models import BoundarySet
 
 
@@ -56,7 +57,7 @@ class Command(BaseCommand):
 
     def _admin(self, email: str) -> None:
         User = get_user_model()
-        if User.objects.filter(username=email).exists():
+        if User.objects.filter(email=normalise_email(email)).exists():
             self.stdout.write(f"Admin {email} already exists; its password is unchanged.")
             return
         if sys.stdin.isatty():
@@ -73,7 +74,7 @@ class Command(BaseCommand):
             validate_password(password)
         except ValidationError as exc:
             raise CommandError("Password refused: " + " ".join(exc.messages)) from exc
-        User.objects.create_superuser(username=email, email=email, password=password)
+        User.objects.create_superuser(email, password)
         self.stdout.write(f"Admin {email} created.")
         if shown:
             self.stdout.write(f"Its password, shown once: {password}")

@@ -1,0 +1,118 @@
+"""Reads of the network: coverage (public aggregates) and grant-scoped member reads."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from django.db.models import Count
+
+from nextwork.network.models import (
+    ApplicationStatus,
+    Grant,
+    MemberLocation,
+    RelayApplication,
+    Role,
+)
+from nextwork.territories.lookup import get_engine
+from nextwork.territories.models import SENATE_KINDS, Area, AreaKind
+
+COVERED = "covered"
+SUBSTITUTE_ONLY = "substitute_only"
+PENDING = "pending"
+UNCOVERED = "uncovered"
+STATUSES = (COVERED, SUBSTITUTE_ONLY, PENDING, UNCOVERED)
+
+
+def seat_statuses() -> dict[str, str]:
+    """Coverage status of each of the 577 seats, from current grants and pending applications.
+
+    Three grouped queries whatever the number of members: cheap enough for every page view.
+    """
+    engine = get_engine()
+    areas = Area.objects.filter(boundary_set_id=engine.boundary_set_id, kind=AreaKind.CONSTITUENCY)
+    roles_by_seat: dict[str, set[str]] = defaultdict(set)
+    for code, role in Grant.objects.filter(
+        valid_to__isnull=True, role__in=[Role.RELAY, Role.SUBSTITUTE], area__in=areas
+    ).values_list("area__code", "role"):
+        roles_by_seat[code].add(role)
+    pending = set(
+        RelayApplication.objects.filter(
+            status=ApplicationStatus.PENDING, area__in=areas
+        ).values_list("area__code", flat=True)
+    )
+    statuses = {}
+    for code in engine.seats:
+        roles = roles_by_seat.get(code, set())
+        if Role.RELAY in roles:
+            statuses[code] = COVERED
+        elif Role.SUBSTITUTE in roles:
+            statuses[code] = SUBSTITUTE_ONLY
+        elif code in pending:
+            statuses[code] = PENDING
+        else:
+            statuses[code] = UNCOVERED
+    return statuses
+
+
+def senate_covered() -> set[str]:
+    engine = get_engine()
+    return set(
+        Grant.objects.filter(
+            valid_to__isnull=True,
+            role=Role.SENATE_RELAY,
+            area__boundary_set_id=engine.boundary_set_id,
+            area__kind__in=SENATE_KINDS,
+        ).values_list("area__code", flat=True)
+    )
+
+
+def coverage() -> dict:
+    """National, departmental and senate coverage: aggregates only, no personal data."""
+    engine = get_engine()
+    statuses = seat_statuses()
+    totals = Counter(statuses.values())
+    by_department: dict[str, dict] = {}
+    for code, status in statuses.items():
+        dept = engine.seats[code]["department"] or {"code": code.rsplit("-", 1)[0], "name": ""}
+        row = by_department.setdefault(
+            dept["code"],
+            {"code": dept["code"], "name": dept["name"], "total": 0, **dict.fromkeys(STATUSES, 0)},
+        )
+        row["total"] += 1
+        row[status] += 1
+    senate_areas = list(
+        Area.objects.filter(boundary_set_id=engine.boundary_set_id, kind__in=SENATE_KINDS)
+        .annotate(senators=Count("mandates"))
+        .filter(senators__gt=0)
+        .values_list("code", "kind")
+    )
+    covered_senate = senate_covered()
+    departments = [c for c, kind in senate_areas if kind == AreaKind.DEPARTMENT]
+    return {
+        "total": len(statuses),
+        **{status: totals.get(status, 0) for status in STATUSES},
+        "ratio": round(totals.get(COVERED, 0) / len(statuses), 4) if statuses else 0.0,
+        "by_department": sorted(by_department.values(), key=lambda r: _dept_key(r["code"])),
+        "senate": {
+            "departments_total": len(departments),
+            "departments_covered": sum(1 for c in departments if c in covered_senate),
+            "areas_total": len(senate_areas),
+            "areas_covered": sum(1 for c, _k in senate_areas if c in covered_senate),
+            "abroad_covered": "99" in covered_senate,
+        },
+    }
+
+
+def _dept_key(code: str) -> tuple:
+    rank = 10_000 if code == "99" else int(code.replace("2A", "20").replace("2B", "20"))
+    return (rank, code)
+
+
+def members_per_seat() -> dict[str, int]:
+    """Confirmed members by constituency (a count, never names)."""
+    return dict(
+        MemberLocation.objects.filter(valid_to__isnull=True, member__confirmed_at__isnull=False)
+        .values_list("constituency__code")
+        .annotate(n=Count("id"))
+        .values_list("constituency__code", "n")
+    )
