@@ -1,6 +1,7 @@
 """Coverage: the organisation's first question every morning."""
 
 import datetime
+import re
 
 from nextwork.network import services
 from nextwork.network.models import CoverageSnapshot, Grant, Role
@@ -63,3 +64,23 @@ def test_coverage_api_is_public_and_aggregated(client, people):
     assert people["camille"].email not in response.content.decode()
     seat = client.get("/api/v1/constituencies/75-02").json()
     assert seat["coverage"] == "covered"
+
+
+def test_public_map_colours_seats_by_status(client, people, area, make_member):
+    services.relay_apply(member=make_member(), area=area("48-01"))
+    html = client.get("/carte/").content.decode()
+    statuses = {
+        code: status
+        for status, code in re.findall(r'class="seat (\w+)" d="[^"]*" data-code="([^"]+)"', html)
+    }
+    assert len(statuses) == 577
+    assert statuses["75-02"] == "covered"
+    assert statuses["48-01"] == "pending"
+    assert statuses["13-04"] == "uncovered"
+    assert "1 circonscription sur 577 a son relais" in html
+
+
+def test_seat_page_shows_its_status_and_no_personal_data(client, people):
+    html = client.get("/circonscriptions/75-02/").content.decode()
+    assert "status-badge covered" in html
+    assert people["camille"].last_name not in html  # Camille did not choose to be public

@@ -54,6 +54,11 @@ def seat_statuses() -> dict[str, str]:
     return statuses
 
 
+def seat_coverage(code: str) -> dict:
+    """What the network adds to a seat's public detail: its status, nothing personal."""
+    return {"coverage": seat_statuses()[code]}
+
+
 def senate_covered() -> set[str]:
     engine = get_engine()
     return set(

@@ -132,7 +132,9 @@ class LastMandate(Person):
 
 
 class ConstituencyOut(Candidate):
-    coverage: str = Field(description="covered, substitute_only, pending or uncovered.")
+    coverage: str | None = Field(
+        None, description="Relay coverage: covered, substitute_only, pending or uncovered."
+    )
     neighbours: list[Candidate]
     countries: list[AreaRef]
     last_mandate: LastMandate | None = Field(

@@ -8,6 +8,10 @@ from nextwork.common.errors import InvalidInput, NotFound
 from nextwork.territories.lookup import Engine, get_engine, person_dict, shown
 from nextwork.territories.models import SENATE_KINDS, Area, AreaKind, Chamber, Mandate
 
+# Apps built on the registry add to a seat's detail (the network adds its coverage status):
+# callables taking a seat code and returning a dict, registered from AppConfig.ready().
+SEAT_DETAIL_EXTENSIONS: list = []
+
 # Coarse outlines are offset by up to ~650 m: seats closer than this are neighbours.
 NEIGHBOUR_GAP_DEG = 0.01
 
@@ -44,11 +48,12 @@ def constituency_detail(code: str) -> dict:
         .order_by("-end")
         .first()
     )
-    from nextwork.network.selectors import seat_statuses
-
+    extra = {}
+    for extension in SEAT_DETAIL_EXTENSIONS:
+        extra.update(extension(code))
     return {
         **seat,
-        "coverage": seat_statuses()[code],
+        **extra,
         "neighbours": [engine.seats[c] | {"share": None} for c in neighbours(engine, code)],
         "countries": [
             {"code": iso, "name": name}

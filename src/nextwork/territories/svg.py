@@ -65,16 +65,27 @@ class Frame:
         return "".join(parts)
 
 
+# Cached maps carry MARK + code + MARK where each seat's status class goes, so one drawing
+# serves every request and only the classes change (``paint``).
+MARK = "\x00"
+
+
 def _seat_link(engine: Engine, code: str, d: str, css: str = "seat") -> str:
     seat = engine.seats[code]
     deputy = seat["deputy"]
     who = deputy["name"] if deputy else "siège vacant"
-    status = " vacant" if seat["vacant"] else ""
     return (
         f'<a href="/circonscriptions/{code}/" aria-label="{escape(seat["name"])}">'
-        f'<path class="{css}{status}" d="{d}" data-code="{code}">'
+        f'<path class="{css} {MARK}{code}{MARK}" d="{d}" data-code="{code}">'
         f"<title>{escape(seat['name'])} — {escape(who)}</title></path></a>"
     )
+
+
+def paint(drawing: str, classes: dict[str, str]) -> str:
+    """Put each seat's class (its coverage status, say) into a cached drawing."""
+    parts = drawing.split(MARK)
+    parts[1::2] = [classes.get(code, "") for code in parts[1::2]]
+    return "".join(parts)
 
 
 def _frame_group(engine: Engine, codes: list[str], box, label: str | None = None) -> str:
@@ -141,8 +152,12 @@ def _abroad_block(engine: Engine, box) -> str:
     return "".join(out)
 
 
-def national_map() -> str:
-    return _national_map(get_engine().version)
+def national_map(classes: dict[str, str] | None = None) -> str:
+    """The 577 seats, each with its class from ``classes`` (by default, vacant seats)."""
+    engine = get_engine()
+    if classes is None:
+        classes = {code: "vacant" for code, seat in engine.seats.items() if seat["vacant"]}
+    return paint(_national_map(engine.version), classes)
 
 
 @lru_cache(maxsize=256)
@@ -184,5 +199,5 @@ def _outline(version: str, code: str) -> str:
     return "".join(out)
 
 
-def constituency_outline(code: str) -> str:
-    return _outline(get_engine().version, code)
+def constituency_outline(code: str, classes: dict[str, str] | None = None) -> str:
+    return paint(_outline(get_engine().version, code), classes or {})

@@ -7,6 +7,5 @@ app_name = "territories"
 urlpatterns = [
     path("", views.home, name="home"),
     path("trouver/", views.find, name="find"),
-    path("carte/", views.national_map, name="map"),
     path("circonscriptions/<str:code>/", views.constituency, name="constituency"),
 ]

@@ -87,18 +87,3 @@ def constituency(request: HttpRequest, code: str) -> HttpResponse:
         "territories/constituency.html",
         {"seat": seat, "outline": svg.constituency_outline(code)},
     )
-
-
-@require_GET
-def national_map(request: HttpRequest) -> HttpResponse:
-    engine = lookup.get_engine()
-    groups: dict[str, dict] = {}
-    for code in sorted(engine.seats, key=selectors.constituency_sort_key):
-        seat = engine.seats[code]
-        dept = seat["department"] or {"code": code.rsplit("-", 1)[0], "name": seat["name"]}
-        groups.setdefault(dept["code"], {"department": dept, "seats": []})["seats"].append(seat)
-    return render(
-        request,
-        "territories/map.html",
-        {"map_svg": svg.national_map(), "groups": list(groups.values())},
-    )
