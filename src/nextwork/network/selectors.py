@@ -121,3 +121,69 @@ def members_per_seat() -> dict[str, int]:
         .annotate(n=Count("id"))
         .values_list("constituency__code", "n")
     )
+
+
+def grant_scope_filter(member, roles, field: str = "area"):
+    """A Q matching rows whose ``field`` area lies under a current grant of ``roles``.
+
+    Staff see everything; nobody else sees anything outside their grants (deny by default).
+    """
+    from django.db.models import Q
+
+    from nextwork.network.permissions import current_grants
+
+    grants = list(current_grants(member, [*roles, Role.STAFF]))
+    if any(g.role == Role.STAFF for g in grants):
+        return Q()
+    areas = [g.area_id for g in grants if g.area_id]
+    if not areas:
+        return Q(pk__in=[])
+    return (
+        Q(**{f"{field}__in": areas})
+        | Q(**{f"{field}__parent__in": areas})
+        | Q(**{f"{field}__parent__parent__in": areas})
+    )
+
+
+def applications_to_decide(member):
+    return (
+        RelayApplication.objects.filter(status=ApplicationStatus.PENDING)
+        .filter(grant_scope_filter(member, [Role.COORDINATOR]))
+        .select_related("member", "area")
+        .order_by("created_at")
+    )
+
+
+def member_space(member) -> dict:
+    """What a member sees of themselves: place, roles, applications."""
+    location = (
+        MemberLocation.objects.filter(member=member, valid_to__isnull=True)
+        .select_related("constituency")
+        .first()
+    )
+    grants = list(
+        Grant.objects.filter(member=member).select_related("area").order_by("-valid_from")
+    )
+    seat = None
+    members_here = None
+    if location is not None:
+        seat = get_engine().seats.get(location.constituency.code)
+        if any(
+            g.valid_to is None
+            and g.role in (Role.RELAY, Role.SUBSTITUTE)
+            and g.area_id == location.constituency_id
+            for g in grants
+        ):
+            members_here = members_per_seat().get(location.constituency.code, 0)
+    return {
+        "location": location,
+        "seat": seat,
+        "grants": grants,
+        "current_grants": [g for g in grants if g.valid_to is None],
+        "applications": list(
+            RelayApplication.objects.filter(member=member)
+            .select_related("area")
+            .order_by("-created_at")
+        ),
+        "members_here": members_here,
+    }

@@ -1,6 +1,7 @@
+from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from nextwork.network import views
+from nextwork.network import accounts, views
 
 app_name = "network"
 
@@ -9,4 +10,23 @@ urlpatterns = [
     path("inscription/", views.signup, name="signup"),
     path("inscription/envoyee/", views.signup_sent, name="signup_sent"),
     path("confirmer/<str:token>/", views.confirm, name="confirm"),
+    path("connexion/", accounts.LoginView.as_view(), name="login"),
+    path("connexion/lien/", accounts.login_link_request, name="login_link_request"),
+    path("connexion/lien/<str:token>/", accounts.login_link, name="login_link"),
+    path("deconnexion/", LogoutView.as_view(next_page="/"), name="logout"),
+    path("connexion/mot-de-passe/", accounts.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "connexion/mot-de-passe/envoye/",
+        accounts.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "connexion/mot-de-passe/<uidb64>/<token>/",
+        accounts.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("espace/", views.space, name="space"),
+    path("espace/candidature/", views.apply, name="apply"),
+    path("espace/candidatures/<int:pk>/decision/", views.decide, name="decide"),
+    path("espace/roles/<int:pk>/fin/", views.step_down, name="step_down"),
 ]

@@ -5,15 +5,23 @@ from __future__ import annotations
 from collections import Counter
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from nextwork.common import ratelimit
 from nextwork.common.errors import DomainError
-from nextwork.network.models import ConsentSource
-from nextwork.network.selectors import STATUSES, seat_statuses
+from nextwork.network.models import ConsentSource, Grant, MemberLocation, Role
+from nextwork.network.selectors import (
+    STATUSES,
+    applications_to_decide,
+    member_space,
+    seat_statuses,
+)
+from nextwork.network.services import application_decide, grant_end, relay_apply
 from nextwork.network.signup import (
     AmbiguousLocation,
     Location,
@@ -136,3 +144,78 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     except DomainError as exc:
         return render(request, "network/confirm.html", {"error": exc.message}, status=400)
     return render(request, "network/confirm.html", {"member": member})
+
+
+@login_required
+@require_GET
+def space(request: HttpRequest) -> HttpResponse:
+    context = member_space(request.user)
+    context["to_decide"] = list(applications_to_decide(request.user))
+    return render(request, "network/space.html", context)
+
+
+@login_required
+@require_POST
+def apply(request: HttpRequest) -> HttpResponse:
+    location = current_location(request.user)
+    if location is None:
+        messages.error(request, _("Indiquez d'abord où vous habitez."))
+        return redirect("network:space")
+    try:
+        relay_apply(
+            member=request.user,
+            area=location.constituency,
+            role=request.POST.get("role", Role.RELAY),
+            motivation=request.POST.get("motivation", "").strip(),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _(
+                "Votre candidature est enregistrée : le coordinateur de "
+                "votre département va l'examiner."
+            ),
+        )
+    return redirect("network:space")
+
+
+@login_required
+@require_POST
+def decide(request: HttpRequest, pk: int) -> HttpResponse:
+    # Only applications the caller may decide on are found at all.
+    application = applications_to_decide(request.user).filter(pk=pk).first()
+    if application is None:
+        raise Http404
+    try:
+        application_decide(
+            application=application,
+            decided_by=request.user,
+            approve=request.POST.get("decision") == "approve",
+            message=request.POST.get("message", "").strip(),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Décision enregistrée ; la personne en est informée."))
+    return redirect("network:space")
+
+
+@login_required
+@require_POST
+def step_down(request: HttpRequest, pk: int) -> HttpResponse:
+    grant = Grant.objects.filter(pk=pk, member=request.user, valid_to__isnull=True).first()
+    if grant is None:
+        raise Http404
+    grant_end(grant=grant, ended_by=request.user)
+    messages.success(request, _("Vous n'exercez plus ce rôle. Merci pour votre engagement !"))
+    return redirect("network:space")
+
+
+def current_location(member) -> MemberLocation | None:
+    return (
+        MemberLocation.objects.filter(member=member, valid_to__isnull=True)
+        .select_related("constituency")
+        .first()
+    )

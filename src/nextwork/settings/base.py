@@ -48,6 +48,9 @@ INSTALLED_APPS = [
 ]
 
 AUTH_USER_MODEL = "network.Member"
+LOGIN_URL = "network:login"
+LOGIN_REDIRECT_URL = "network:space"
+LOGOUT_REDIRECT_URL = "/"
 # Argon2 first (new and rehashed passwords); the others only read older hashes.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
