@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import threading
+from types import SimpleNamespace
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
 import pytest
 
 
@@ -36,3 +42,84 @@ def engine(registry):
     from nextwork.territories.lookup import get_engine
 
     return get_engine()
+
+
+# -- browser tests: Debian's Chromium driven by Playwright ----------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser_setup():
+    """What a browser test module prepares before Chromium starts (override it)."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser(site_server, browser_setup):
+    """Chromium, started after the database and the server: Playwright's event loop must not
+    be running while the main thread touches the database (Django would give that context a
+    connection of its own, left open)."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is required in CI: apt-get install chromium")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_server(django_db_setup, django_db_blocker):
+    """The site in a thread on loopback, reading the registry imported for the session.
+
+    pytest-django's own site_server flushes the database after each test, which would throw
+    away the imported registry; these tests only read.
+    """
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connections
+
+    handler = WSGIHandler()
+
+    def app(environ, start_response):
+        try:
+            return handler(environ, start_response)
+        finally:
+            # This thread's connection must not outlive the request: the test database is
+            # dropped at the end of the session.
+            connections.close_all()
+
+    server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    with django_db_blocker.unblock():
+        thread.start()
+        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}")
+        server.shutdown()
+
+
+@pytest.fixture
+def page(browser, site_server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR")
+    requests: list[str] = []
+    context.on("request", lambda request: requests.append(request.url))
+    page = context.new_page()
+    page.requests = requests
+    yield page
+    context.close()

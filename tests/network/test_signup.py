@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import socket
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.cache import cache
 
 from nextwork.network.models import Consent, Member, MemberLocation
+from tests import smtp
 
 SIGNUP = {
     "email": "Camille.Martin@Example.org",
@@ -21,34 +19,12 @@ SIGNUP = {
 }
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        message = message_from_bytes(envelope.original_content, policy=policy.default)
-        self.messages.append((envelope.rcpt_tos, message))
-        return "250 Message accepted"
-
-    def bodies(self, to: str) -> list[str]:
-        return [m.get_body().get_content() for rcpt, m in self.messages if to in rcpt]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def inbox(settings):
     """A real SMTP server on loopback; the platform sends through Django's SMTP backend."""
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    handler, controller = smtp.start()
+    for name, value in smtp.settings_for(controller).items():
+        setattr(settings, name, value)
     settings.NEXTWORK_SITE_URL = "http://testserver"
     yield handler
     controller.stop()

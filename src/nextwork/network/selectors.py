@@ -164,6 +164,11 @@ def member_space(member) -> dict:
     grants = list(
         Grant.objects.filter(member=member).select_related("area").order_by("-valid_from")
     )
+    applications = list(
+        RelayApplication.objects.filter(member=member)
+        .select_related("area")
+        .order_by("-created_at")
+    )
     seat = None
     members_here = None
     if location is not None:
@@ -180,10 +185,7 @@ def member_space(member) -> dict:
         "seat": seat,
         "grants": grants,
         "current_grants": [g for g in grants if g.valid_to is None],
-        "applications": list(
-            RelayApplication.objects.filter(member=member)
-            .select_related("area")
-            .order_by("-created_at")
-        ),
+        "applications": applications,
+        "has_pending": any(a.status == ApplicationStatus.PENDING for a in applications),
         "members_here": members_here,
     }
