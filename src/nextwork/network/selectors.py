@@ -189,3 +189,38 @@ def member_space(member) -> dict:
         "has_pending": any(a.status == ApplicationStatus.PENDING for a in applications),
         "members_here": members_here,
     }
+
+
+def members_for_export(*, caller=None, area_code: str | None = None):
+    """Members whose current location lies in ``area_code`` and under the caller's grants.
+
+    ``caller`` None is the operator at the command line, who sees every member.
+    """
+    from django.db.models import Q
+
+    locations = MemberLocation.objects.filter(valid_to__isnull=True).select_related(
+        "member", "constituency"
+    )
+    if caller is not None:
+        locations = locations.filter(
+            grant_scope_filter(caller, [Role.COORDINATOR], field="constituency")
+        )
+    if area_code:
+        engine = get_engine()
+        area = (
+            Area.objects.filter(
+                boundary_set_id=engine.boundary_set_id, code=area_code.strip().upper()
+            )
+            .exclude(kind__in=[AreaKind.COMMUNE, AreaKind.ARRONDISSEMENT])
+            .first()
+        )
+        if area is None:
+            from nextwork.common.errors import NotFound
+
+            raise NotFound(f"No constituency, department or region {area_code!r}.", field="area")
+        locations = locations.filter(
+            Q(constituency=area)
+            | Q(constituency__parent=area)
+            | Q(constituency__parent__parent=area)
+        )
+    return locations.order_by("constituency__code", "member__last_name", "member__first_name")

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "nextwork.common",
     "nextwork.territories",
     "nextwork.network",
+    "nextwork.privacy",
 ]
 
 AUTH_USER_MODEL = "network.Member"
