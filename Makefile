@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install install-dev clean
+.PHONY: run demo test lint bench install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -25,6 +25,11 @@ install-dev: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed
 	$(BIN)/nextwork setup
+	$(BIN)/nextwork serve --host $(HOST) --port $(PORT)
+
+demo: $(VENV)/.installed
+	$(BIN)/nextwork setup
+	$(BIN)/nextwork demo
 	$(BIN)/nextwork serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev
