@@ -11,7 +11,8 @@ from pydantic import Field
 
 from nextwork.common import ratelimit
 from nextwork.network import selectors
-from nextwork.network.models import ConsentSource
+from nextwork.network.models import ConsentSource, Role
+from nextwork.network.permissions import current_grants
 from nextwork.network.signup import Location, member_register
 
 router = Router(tags=["network"])
@@ -111,3 +112,34 @@ def signup(request: HttpRequest, payload: SignupIn):
         honeypot=payload.website or "",
     )
     return Status(201, {"id": public_id})
+
+
+class GapOut(Schema):
+    code: str
+    name: str
+    status: str
+    members: int
+
+
+@router.get(
+    "/coverage/gaps",
+    response={200: list[GapOut], 401: ErrorOut, 403: ErrorOut},
+    summary="Seats without a relay, most confirmed members first (coordinators and staff)",
+)
+def coverage_gaps(request: HttpRequest, limit: int = 50):
+    if not request.user.is_authenticated:
+        return Status(
+            401, {"error": {"code": "unauthenticated", "message": "Log in first.", "field": None}}
+        )
+    if not current_grants(request.user, [Role.COORDINATOR, Role.STAFF]).exists():
+        return Status(
+            403,
+            {
+                "error": {
+                    "code": "forbidden",
+                    "message": "For coordinators and staff only.",
+                    "field": None,
+                }
+            },
+        )
+    return selectors.recruitment_gaps(caller=request.user, limit=max(1, min(limit, 577)))

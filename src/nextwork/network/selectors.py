@@ -224,3 +224,60 @@ def members_for_export(*, caller=None, area_code: str | None = None):
             | Q(constituency__parent__parent=area)
         )
     return locations.order_by("constituency__code", "member__last_name", "member__first_name")
+
+
+def recruitment_gaps(*, caller=None, limit: int = 50) -> list[dict]:
+    """Seats without any relay, the most promising first: most confirmed members living there.
+
+    Scoped like everything else: a coordinator sees the gaps of their territory, staff all.
+    """
+    statuses = seat_statuses()
+    members = members_per_seat()
+    engine = get_engine()
+    allowed = None if caller is None else _codes_in_scope(caller)
+    gaps = [
+        {
+            "code": code,
+            "name": engine.seats[code]["name"],
+            "status": status,
+            "members": members.get(code, 0),
+        }
+        for code, status in statuses.items()
+        if status in (UNCOVERED, PENDING) and (allowed is None or code in allowed)
+    ]
+    gaps.sort(key=lambda g: (-g["members"], g["code"]))
+    return gaps[:limit]
+
+
+def _codes_in_scope(caller) -> set[str]:
+    """Seats under the caller's coordinator grants (all for staff, none for anyone else)."""
+    from django.db.models import Q
+
+    from nextwork.network.permissions import current_grants
+
+    engine = get_engine()
+    seats = Area.objects.filter(boundary_set_id=engine.boundary_set_id, kind=AreaKind.CONSTITUENCY)
+    grants = list(current_grants(caller, [Role.COORDINATOR, Role.STAFF]))
+    if any(g.role == Role.STAFF for g in grants):
+        return set(seats.values_list("code", flat=True))
+    areas = [g.area_id for g in grants]
+    return set(
+        seats.filter(
+            Q(pk__in=areas) | Q(parent__in=areas) | Q(parent__parent__in=areas)
+        ).values_list("code", flat=True)
+    )
+
+
+def coverage_curve(days: int = 365) -> list[dict]:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from nextwork.network.models import CoverageSnapshot
+
+    since = timezone.localdate() - timedelta(days=days)
+    return list(
+        CoverageSnapshot.objects.filter(day__gte=since)
+        .order_by("day")
+        .values("day", "covered", "total")
+    )

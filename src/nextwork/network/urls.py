@@ -26,6 +26,8 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("espace/", views.space, name="space"),
+    path("espace/tableau/", views.dashboard, name="dashboard"),
+    path("espace/tableau/lacunes/<str:code>.csv", views.gap_members, name="gap_members"),
     path("espace/candidature/", views.apply, name="apply"),
     path("espace/candidatures/<int:pk>/decision/", views.decide, name="decide"),
     path("espace/roles/<int:pk>/fin/", views.step_down, name="step_down"),

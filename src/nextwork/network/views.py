@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -14,11 +16,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from nextwork.common import ratelimit
 from nextwork.common.errors import DomainError
+from nextwork.network.charts import coverage_curve_svg
 from nextwork.network.models import ConsentSource, Grant, MemberLocation, Role
+from nextwork.network.permissions import current_grants
 from nextwork.network.selectors import (
     STATUSES,
     applications_to_decide,
+    coverage,
+    coverage_curve,
     member_space,
+    members_for_export,
+    recruitment_gaps,
     seat_statuses,
 )
 from nextwork.network.services import application_decide, grant_end, relay_apply
@@ -30,6 +38,7 @@ from nextwork.network.signup import (
     member_register,
     render_consent,
 )
+from nextwork.privacy.services import audit_record
 from nextwork.territories import lookup, svg
 from nextwork.territories.selectors import constituency_sort_key
 
@@ -151,6 +160,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 def space(request: HttpRequest) -> HttpResponse:
     context = member_space(request.user)
     context["to_decide"] = list(applications_to_decide(request.user))
+    context["coordinates"] = current_grants(request.user, [Role.COORDINATOR, Role.STAFF]).exists()
     return render(request, "network/space.html", context)
 
 
@@ -219,3 +229,59 @@ def current_location(member) -> MemberLocation | None:
         .select_related("constituency")
         .first()
     )
+
+
+def _require_coordination(member) -> None:
+    if not current_grants(member, [Role.COORDINATOR, Role.STAFF]).exists():
+        raise PermissionDenied
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Coverage numbers, curve, map and gaps, for coordinators (their territory) and staff."""
+    _require_coordination(request.user)
+    figures = coverage()
+    statuses = seat_statuses()
+    return render(
+        request,
+        "network/dashboard.html",
+        {
+            "figures": figures,
+            "percent": round(100 * figures["ratio"]),
+            "curve": coverage_curve_svg(coverage_curve()),
+            "map_svg": svg.national_map(statuses),
+            "gaps": recruitment_gaps(caller=request.user, limit=25),
+        },
+    )
+
+
+@login_required
+@require_GET
+def gap_members(request: HttpRequest, code: str) -> HttpResponse:
+    """CSV of the confirmed members of a seat, to invite one of them: scoped and audited."""
+    _require_coordination(request.user)
+    try:
+        locations = members_for_export(caller=request.user, area_code=code)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    rows = [
+        loc
+        for loc in locations.filter(member__confirmed_at__isnull=False)
+        if loc.constituency.code == code.upper()
+    ]
+    audit_record(
+        actor=request.user,
+        action="members.export",
+        area_code=code.upper(),
+        details={"count": len(rows), "format": "csv", "purpose": "recruitment"},
+    )
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="membres-{code.upper()}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["email", "first_name", "last_name", "constituency"])
+    for loc in rows:
+        writer.writerow(
+            [loc.member.email, loc.member.first_name, loc.member.last_name, loc.constituency.code]
+        )
+    return response
