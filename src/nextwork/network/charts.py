@@ -9,7 +9,7 @@ def coverage_curve_svg(points: list[dict], *, width: int = 640, height: int = 22
     """Covered seats over time: a line with its area, the last value labelled."""
     if len(points) < 2:
         return ""
-    pad_l, pad_r, pad_t, pad_b = 36, 56, 12, 26
+    pad_l, pad_r, pad_t, pad_b = 36, 84, 12, 26
     total = max(p["total"] for p in points) or 1
     first, last = points[0]["day"], points[-1]["day"]
     span = max((last - first).days, 1)
