@@ -118,3 +118,46 @@ def test_nobody_ends_someone_else_s_role_from_their_space(client, people):
     assert client.post(f"/espace/roles/{grant.pk}/fin/").status_code == 404
     grant.refresh_from_db()
     assert grant.valid_to is None
+
+
+def test_profile_edit_and_moving_home_keeps_history(client, located):
+    ana = located("Ana", "48-01")
+    client.force_login(ana)
+    assert client.get("/espace/profil/").status_code == 200
+    response = client.post(
+        "/espace/profil/",
+        {
+            "first_name": "Ana",
+            "last_name": "Nouveau",
+            "phone": "+33 6 12 34 56 78",
+            "public_relay": "on",
+            "postcode": "23000",
+        },
+    )
+    assert response.status_code == 302
+    ana.refresh_from_db()
+    assert (ana.last_name, ana.phone, ana.public_relay) == ("Nouveau", "+33612345678", True)
+    history = MemberLocation.objects.filter(member=ana).order_by("valid_from")
+    assert [(h.constituency.code, h.valid_to is None) for h in history] == [
+        ("48-01", False),
+        ("23-01", True),
+    ]
+
+
+def test_profile_errors_change_nothing(client, located):
+    ana = located("Ana", "48-01")
+    client.force_login(ana)
+    response = client.post(
+        "/espace/profil/",
+        {"first_name": "Ana", "last_name": "X", "phone": "12", "postcode": "23000"},
+    )
+    assert response.status_code == 400
+    ana.refresh_from_db()
+    assert ana.last_name != "X" and ana.phone == ""
+    assert MemberLocation.objects.filter(member=ana).count() == 1
+    ambiguous = client.post(
+        "/espace/profil/", {"first_name": "Ana", "last_name": "Y", "postcode": "31000"}
+    )
+    assert ambiguous.status_code == 400 and "31-0" in ambiguous.content.decode()
+    ana.refresh_from_db()
+    assert ana.last_name != "Y"  # the whole form is one transaction

@@ -84,3 +84,12 @@ def test_seat_page_shows_its_status_and_no_personal_data(client, people):
     html = client.get("/circonscriptions/75-02/").content.decode()
     assert "status-badge covered" in html
     assert people["camille"].last_name not in html  # Camille did not choose to be public
+
+
+def test_a_relay_is_named_publicly_only_if_they_chose_to(client, people):
+    camille = people["camille"]
+    assert client.get("/api/v1/constituencies/75-02").json()["relay"] is None
+    camille.public_relay = True
+    camille.save(update_fields=["public_relay"])
+    assert client.get("/api/v1/constituencies/75-02").json()["relay"] == {"name": camille.full_name}
+    assert camille.full_name in client.get("/circonscriptions/75-02/").content.decode()

@@ -55,8 +55,24 @@ def seat_statuses() -> dict[str, str]:
 
 
 def seat_coverage(code: str) -> dict:
-    """What the network adds to a seat's public detail: its status, nothing personal."""
-    return {"coverage": seat_statuses()[code]}
+    """What the network adds to a seat's public detail: its status, and the titular relay's
+    name only when they chose to be public."""
+    engine = get_engine()
+    relay = (
+        Grant.objects.filter(
+            role=Role.RELAY,
+            valid_to__isnull=True,
+            area__code=code,
+            area__boundary_set_id=engine.boundary_set_id,
+            member__public_relay=True,
+        )
+        .select_related("member")
+        .first()
+    )
+    return {
+        "coverage": seat_statuses()[code],
+        "relay": {"name": relay.member.full_name} if relay else None,
+    }
 
 
 def senate_covered() -> set[str]:

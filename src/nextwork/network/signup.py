@@ -269,3 +269,22 @@ def _send_already_registered(member: Member) -> None:
         None,
         [member.email],
     )
+
+
+@transaction.atomic
+def member_update_profile(
+    *, member: Member, first_name: str, last_name: str, phone: str | None, public_relay: bool
+) -> Member:
+    member.first_name = _clean_name(first_name, "first_name")
+    member.last_name = _clean_name(last_name, "last_name")
+    member.phone = clean_phone(phone)
+    member.public_relay = public_relay
+    member.save(update_fields=["first_name", "last_name", "phone", "public_relay"])
+    return member
+
+
+@transaction.atomic
+def member_move(*, member: Member, location: Location) -> MemberLocation:
+    """A new home: the constituency is resolved again; the previous place stays in history."""
+    result, chosen = resolve_location(location)
+    return _set_location(member, result, chosen, postcode=location.postcode or "")

@@ -26,6 +26,7 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("espace/", views.space, name="space"),
+    path("espace/profil/", views.profile, name="profile"),
     path("espace/tableau/", views.dashboard, name="dashboard"),
     path("espace/tableau/lacunes/<str:code>.csv", views.gap_members, name="gap_members"),
     path("espace/candidature/", views.apply, name="apply"),

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -35,7 +36,9 @@ from nextwork.network.signup import (
     Location,
     current_signup_text,
     member_confirm,
+    member_move,
     member_register,
+    member_update_profile,
     render_consent,
 )
 from nextwork.privacy.services import audit_record
@@ -285,3 +288,69 @@ def gap_members(request: HttpRequest, code: str) -> HttpResponse:
             [loc.member.email, loc.member.first_name, loc.member.last_name, loc.constituency.code]
         )
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    member = request.user
+    location = current_location(member)
+    context = {
+        "location": location,
+        "countries": sorted(lookup.get_engine().countries.items(), key=lambda kv: kv[1][0]),
+        "history": MemberLocation.objects.filter(member=member)
+        .select_related("constituency")
+        .order_by("-valid_from"),
+    }
+    if request.method == "GET":
+        return render(request, "network/profile.html", {**context, "form": {}})
+    form = {k: request.POST.get(k, "").strip() for k in PROFILE_FIELDS}
+    errors: dict[str, str] = {}
+    candidates = []
+    try:
+        with transaction.atomic():
+            member_update_profile(
+                member=member,
+                first_name=form["first_name"],
+                last_name=form["last_name"],
+                phone=form["phone"],
+                public_relay=request.POST.get("public_relay") == "on",
+            )
+            if form["postcode"] or form["address"] or form["country"]:
+                member_move(
+                    member=member,
+                    location=Location(
+                        postcode=form["postcode"] or None,
+                        address=form["address"] or None,
+                        country=form["country"] or None,
+                        constituency=form["constituency"] or None,
+                    ),
+                )
+    except AmbiguousLocation as exc:
+        candidates = exc.candidates
+        errors["constituency"] = _(
+            "Ce lieu couvre plusieurs circonscriptions : choisissez la vôtre."
+        )
+    except DomainError as exc:
+        errors[exc.field or "form"] = exc.message
+    if errors:
+        member.refresh_from_db()
+        return render(
+            request,
+            "network/profile.html",
+            {**context, "form": form, "errors": errors, "candidates": candidates},
+            status=400,
+        )
+    messages.success(request, _("Votre profil est à jour."))
+    return redirect("network:space")
+
+
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "phone",
+    "postcode",
+    "address",
+    "country",
+    "constituency",
+)

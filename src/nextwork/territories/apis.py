@@ -131,7 +131,14 @@ class LastMandate(Person):
     ended: str
 
 
+class RelayRef(Schema):
+    name: str
+
+
 class ConstituencyOut(Candidate):
+    relay: RelayRef | None = Field(
+        None, description="The titular relay, only when they chose to be shown publicly."
+    )
     coverage: str | None = Field(
         None, description="Relay coverage: covered, substitute_only, pending or uncovered."
     )
