@@ -41,9 +41,17 @@ def test_help_lists_the_commands(capsys):
     code, out, _err = run_main(capsys, "--help")
     assert code == 0
     listed = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
-    assert {"setup", "serve", "territories", "locate", "members", "demo", "check", "manage"} == set(
-        listed
-    )
+    assert {
+        "setup",
+        "serve",
+        "territories",
+        "locate",
+        "members",
+        "coverage",
+        "demo",
+        "check",
+        "manage",
+    } == set(listed)
     for line in out.splitlines():
         if line.startswith("  "):
             assert len(line.split()) > 1, f"no help text for {line.strip()!r}"

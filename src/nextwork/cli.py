@@ -10,7 +10,7 @@ import os
 import sys
 
 # Our subcommands, in the order --help shows them.
-COMMANDS = ("setup", "serve", "territories", "locate", "members", "demo", "check")
+COMMANDS = ("setup", "serve", "territories", "locate", "members", "coverage", "demo", "check")
 
 
 def _django_setup() -> None:
@@ -28,7 +28,7 @@ def command_help() -> dict[str, str]:
         app = "django.core" if name == "check" else "nextwork.common"
         if name in ("territories", "locate"):
             app = "nextwork.territories"
-        if name in ("members", "demo"):
+        if name in ("members", "coverage", "demo"):
             app = "nextwork.network"
         helps[name] = load_command_class(app, name).help.strip().splitlines()[0]
     helps["manage"] = "Run any Django management command (migrate, createsuperuser, shell…)."

@@ -93,3 +93,13 @@ def test_a_relay_is_named_publicly_only_if_they_chose_to(client, people):
     camille.save(update_fields=["public_relay"])
     assert client.get("/api/v1/constituencies/75-02").json()["relay"] == {"name": camille.full_name}
     assert camille.full_name in client.get("/circonscriptions/75-02/").content.decode()
+
+
+def test_coverage_command(people, capsys):
+    from django.core.management import call_command
+
+    call_command("coverage")
+    assert "1/577 seats with a titular relay" in capsys.readouterr().out
+    call_command("coverage", "snapshot")
+    call_command("coverage", "snapshot")
+    assert CoverageSnapshot.objects.count() == 1
