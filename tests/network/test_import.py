@@ -135,3 +135,15 @@ def test_exports_stay_within_the_caller_s_grants_and_are_audited(people, area, r
     assert out.getvalue().splitlines()[1].startswith("camille@example.org,")
     event = AuditEvent.objects.get(action="members.export")
     assert event.details == {"count": 1, "format": "csv"} and event.area_code == "48"
+
+
+def test_export_areas_distinguish_departments_from_regions(registry):
+    import_members(csv_bytes(ROWS))
+    # 75 is Paris as a department; the region with code 75 (Nouvelle-Aquitaine) is R75.
+    assert [loc.member.email for loc in members_for_export(area_code="R76")] == [
+        "camille@example.org"
+    ]  # Lozère is in Occitanie
+    assert {loc.member.email for loc in members_for_export(area_code="R75")} == {
+        "lou@example.org"
+    }  # Creuse is in Nouvelle-Aquitaine
+    assert list(members_for_export(area_code="75")) == []

@@ -2,6 +2,7 @@
 
 from django.http import HttpRequest
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from nextwork import __version__
@@ -19,6 +20,12 @@ api = NinjaAPI(
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, exc: DomainError):
     return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError):
+    body = {"error": {"code": "unauthenticated", "message": "Log in first.", "field": None}}
+    return api.create_response(request, body, status=401)
 
 
 @api.exception_handler(NinjaValidationError)

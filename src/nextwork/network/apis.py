@@ -7,13 +7,16 @@ import uuid
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
+from ninja.security import django_auth
 from pydantic import Field
 
 from nextwork.common import ratelimit
-from nextwork.network import selectors
+from nextwork.common.errors import Forbidden, NotFound
+from nextwork.network import selectors, services
 from nextwork.network.models import ConsentSource, Role
 from nextwork.network.permissions import current_grants
 from nextwork.network.signup import Location, member_register
+from nextwork.privacy.services import audit_record
 
 router = Router(tags=["network"])
 
@@ -143,3 +146,133 @@ def coverage_gaps(request: HttpRequest, limit: int = 50):
             },
         )
     return selectors.recruitment_gaps(caller=request.user, limit=max(1, min(limit, 577)))
+
+
+# -- authorised callers (session login; personal API tokens come with the trust work) -------
+
+
+class ApplicationIn(Schema):
+    role: str = Field("relay", description="relay or substitute.")
+    motivation: str = Field("", max_length=5000)
+
+
+class ApplicationOut(Schema):
+    id: int
+    area: str
+    role: str
+    status: str
+    member: str | None = Field(None, description="Shown to those who decide.")
+    motivation: str = ""
+
+
+class DecisionIn(Schema):
+    approve: bool
+    message: str = Field("", max_length=2000)
+
+
+class MemberOut(Schema):
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    email: str
+    constituency: str
+    confirmed: bool
+
+
+def _application_out(application, *, with_member: bool) -> dict:
+    return {
+        "id": application.pk,
+        "area": application.area.code,
+        "role": application.role,
+        "status": application.status,
+        "member": application.member.full_name if with_member else None,
+        "motivation": application.motivation if with_member else "",
+    }
+
+
+AUTH_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
+
+
+@router.post(
+    "/applications",
+    response={201: ApplicationOut, 400: ErrorOut, **AUTH_ERRORS},
+    auth=django_auth,
+    summary="Apply to relay my constituency",
+)
+def application_create(request: HttpRequest, payload: ApplicationIn):
+    location = selectors.current_location(request.user)
+    if location is None:
+        raise NotFound("Your home is not known: set it in your profile first.", field="area")
+    application = services.relay_apply(
+        member=request.user,
+        area=location.constituency,
+        role=payload.role,
+        motivation=payload.motivation,
+    )
+    return Status(201, _application_out(application, with_member=False))
+
+
+@router.get(
+    "/applications",
+    response={200: list[ApplicationOut], **AUTH_ERRORS},
+    auth=django_auth,
+    summary="Applications I may decide on (coordinators, staff)",
+)
+def application_list(request: HttpRequest):
+    return [
+        _application_out(a, with_member=True)
+        for a in selectors.applications_to_decide(request.user)
+    ]
+
+
+@router.post(
+    "/applications/{application_id}/decision",
+    response={200: ApplicationOut, **AUTH_ERRORS},
+    auth=django_auth,
+    summary="Approve or decline an application",
+)
+def application_decision(request: HttpRequest, application_id: int, payload: DecisionIn):
+    application = selectors.applications_to_decide(request.user).filter(pk=application_id).first()
+    if application is None:
+        raise NotFound("No application of yours to decide with this id.", field="application_id")
+    decided = services.application_decide(
+        application=application,
+        decided_by=request.user,
+        approve=payload.approve,
+        message=payload.message,
+    )
+    return _application_out(decided, with_member=True)
+
+
+@router.get(
+    "/members",
+    response={200: list[MemberOut], **AUTH_ERRORS},
+    auth=django_auth,
+    summary="Members of an area, within my grants (each read is audited)",
+)
+def member_list(request: HttpRequest, area: str, limit: int = 100, offset: int = 0):
+    if not current_grants(request.user, [Role.COORDINATOR, Role.STAFF]).exists():
+        raise Forbidden("Member lists are for coordinators and staff.", field=None)
+    limit = max(1, min(limit, 500))
+    locations = list(
+        selectors.members_for_export(caller=request.user, area_code=area)[
+            max(offset, 0) : max(offset, 0) + limit
+        ]
+    )
+    audit_record(
+        actor=request.user,
+        action="members.read",
+        area_code=area.upper(),
+        details={"count": len(locations), "offset": offset},
+    )
+    return [
+        {
+            "id": loc.member.public_id,
+            "first_name": loc.member.first_name,
+            "last_name": loc.member.last_name,
+            "email": loc.member.email,
+            "constituency": loc.constituency.code,
+            "confirmed": loc.member.confirmed_at is not None,
+        }
+        for loc in locations
+    ]

@@ -222,18 +222,14 @@ def members_for_export(*, caller=None, area_code: str | None = None):
             grant_scope_filter(caller, [Role.COORDINATOR], field="constituency")
         )
     if area_code:
-        engine = get_engine()
-        area = (
-            Area.objects.filter(
-                boundary_set_id=engine.boundary_set_id, code=area_code.strip().upper()
-            )
-            .exclude(kind__in=[AreaKind.COMMUNE, AreaKind.ARRONDISSEMENT])
-            .first()
-        )
+        area = area_by_code(area_code)
         if area is None:
             from nextwork.common.errors import NotFound
 
-            raise NotFound(f"No constituency, department or region {area_code!r}.", field="area")
+            raise NotFound(
+                f"No constituency (75-02), department (75) or region (R11) {area_code!r}.",
+                field="area",
+            )
         locations = locations.filter(
             Q(constituency=area)
             | Q(constituency__parent=area)
@@ -297,3 +293,24 @@ def coverage_curve(days: int = 365) -> list[dict]:
         .order_by("day")
         .values("day", "covered", "total")
     )
+
+
+def current_location(member) -> MemberLocation | None:
+    return (
+        MemberLocation.objects.filter(member=member, valid_to__isnull=True)
+        .select_related("constituency")
+        .first()
+    )
+
+
+def area_by_code(code: str) -> Area | None:
+    """A constituency (75-02), a department (75, 2A, 971, 99) or a region written R75.
+
+    Department and region codes overlap (75 is Paris and Nouvelle-Aquitaine), hence the R.
+    """
+    code = (code or "").strip().upper()
+    areas = Area.objects.filter(boundary_set_id=get_engine().boundary_set_id)
+    if code.startswith("R") and code[1:].isdigit():
+        return areas.filter(kind=AreaKind.REGION, code=code[1:]).first()
+    kinds = [AreaKind.CONSTITUENCY] if "-" in code else list(SENATE_KINDS)
+    return areas.filter(kind__in=kinds, code=code).first()

@@ -25,6 +25,7 @@ from nextwork.network.selectors import (
     applications_to_decide,
     coverage,
     coverage_curve,
+    current_location,
     member_space,
     members_for_export,
     recruitment_gaps,
@@ -224,14 +225,6 @@ def step_down(request: HttpRequest, pk: int) -> HttpResponse:
     grant_end(grant=grant, ended_by=request.user)
     messages.success(request, _("Vous n'exercez plus ce rôle. Merci pour votre engagement !"))
     return redirect("network:space")
-
-
-def current_location(member) -> MemberLocation | None:
-    return (
-        MemberLocation.objects.filter(member=member, valid_to__isnull=True)
-        .select_related("constituency")
-        .first()
-    )
 
 
 def _require_coordination(member) -> None:

@@ -41,7 +41,10 @@ class Command(BaseCommand):
         )
         imp.add_argument("--json", action="store_true", help="Print the report as JSON.")
         exp = sub.add_parser("export", help="Export members (to standard output).")
-        exp.add_argument("--area", help="Only members in this constituency, department or region.")
+        exp.add_argument(
+            "--area",
+            help="Only members of this constituency (75-02), department (75) or region (R11).",
+        )
         exp.add_argument(
             "--format", choices=["csv", "json"], default="csv", help="Output format (csv)."
         )
