@@ -156,3 +156,14 @@ def test_the_site_form_shows_the_text_and_requires_agreement(
     assert accepted.status_code == 302
     assert Consent.objects.get().source == "site"
     assert inbox.bodies("camille.martin@example.org")
+
+
+def test_a_mail_outage_does_not_lose_the_sign_up(registry, post, settings, caplog):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.free_port()  # nobody listens
+    settings.EMAIL_TIMEOUT = 2
+    response = post()
+    assert response.status_code == 201
+    assert Member.objects.filter(email="camille.martin@example.org").exists()
+    assert "confirmation mail not sent" in caplog.text
+    assert "camille" not in caplog.text.lower()  # the log names the record, not the address

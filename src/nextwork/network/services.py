@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from nextwork.common.errors import Conflict, InvalidInput
+from nextwork.common.mail import send_after_commit
 from nextwork.network import permissions
 from nextwork.network.models import (
     ApplicationStatus,
@@ -122,7 +123,12 @@ def relay_apply(
             application.save()
     except IntegrityError as exc:
         raise Conflict("You already have a pending application here.", field="area") from exc
-    transaction.on_commit(lambda: _notify_coordinators(application))
+    send_after_commit(
+        _notify_coordinators,
+        application,
+        what="application mail",
+        ref=f"application #{application.pk}",
+    )
     return application
 
 
@@ -163,7 +169,9 @@ def application_decide(
     application.decided_at = timezone.now()
     application.decision_message = message
     application.save(update_fields=["status", "decided_by", "decided_at", "decision_message"])
-    transaction.on_commit(lambda: _notify_applicant(application))
+    send_after_commit(
+        _notify_applicant, application, what="decision mail", ref=f"application #{application.pk}"
+    )
     return application
 
 

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from nextwork.common.errors import DomainError, InvalidInput, NotFound
+from nextwork.common.mail import send_after_commit
 from nextwork.network.models import (
     Consent,
     ConsentText,
@@ -174,7 +175,12 @@ def member_register(
 
     existing = Member.objects.filter(email=email).first()
     if existing is not None:
-        transaction.on_commit(lambda: _send_already_registered(existing))
+        send_after_commit(
+            _send_already_registered,
+            existing,
+            what="already-registered mail",
+            ref=f"member #{existing.pk}",
+        )
         return uuid.uuid4()
     member = Member(email=email, first_name=first_name, last_name=last_name, phone=phone)
     member.set_unusable_password()
@@ -185,7 +191,9 @@ def member_register(
         return uuid.uuid4()
     _set_location(member, result, chosen, postcode=location.postcode or "")
     Consent.objects.create(member=member, text=text, source=source)
-    transaction.on_commit(lambda: _send_confirmation(member))
+    send_after_commit(
+        _send_confirmation, member, what="confirmation mail", ref=f"member #{member.pk}"
+    )
     return member.public_id
 
 
