@@ -9,7 +9,9 @@ Every figure is printed with a baseline measured in the same run, on the same ma
 3. ``locate_postcode`` and ``locate_commune``, µs per call, against the same rows read by
    two indexed ORM queries (SQLite);
 4. HTTP: ``nextwork serve`` on a free loopback port, loaded from another process:
-   ``/api/v1/locate?lat=..&lon=..`` against ``/healthz`` (the framework floor).
+   ``/api/v1/locate?lat=..&lon=..`` against ``/healthz`` (the framework floor);
+5-7. with ``--members-bench`` (or ``--members-only``): members CSV import, coverage with a
+   million members, re-assignment after a boundary change (see bench/members.py).
 
 The registry is imported by ``nextwork setup`` into a fresh temporary NEXTWORK_HOME (SQLite,
 never ./var nor DATABASE_URL), removed at the end unless ``--home`` names a folder to keep.
@@ -95,7 +97,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--strict", action="store_true", help="exit with status 1 when a target is missed"
     )
+    import members
+
+    members.add_arguments(parser)
     args = parser.parse_args(argv)
+    members.finish_args(parser, args)
     sizes = (
         {
             "points": 100_000,
@@ -808,14 +814,19 @@ def main(argv=None) -> int:
             "grid_stats": engine.grid.stats,
         }
         rng = np.random.default_rng(args.seed)
-        bench_single(engine, args, rng, results)
-        bench_bulk(engine, args, rng, results)
-        bench_codes(engine, args, rng, results)
-        if not args.no_http:
+        if not args.members_only:
+            bench_single(engine, args, rng, results)
+            bench_bulk(engine, args, rng, results)
+            bench_codes(engine, args, rng, results)
+        if not args.no_http and not args.members_only:
             from django.db import connections
 
             connections.close_all()
             bench_http(engine, args, rng, results, home)
+        if args.members_bench:
+            import members
+
+            members.bench_members(engine, args, rng, results, home)
     finally:
         if temporary:
             shutil.rmtree(home, ignore_errors=True)
@@ -826,7 +837,7 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps(results, indent=2, default=float))
     missed = [
         name
-        for name in ("single", "bulk", "http")
+        for name in ("single", "bulk", "http", "members_import", "members_coverage")
         if name in results and not results[name].get("target_met", True)
     ]
     if missed:

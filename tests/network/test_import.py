@@ -147,3 +147,14 @@ def test_export_areas_distinguish_departments_from_regions(registry):
         "lou@example.org"
     }  # Creuse is in Nouvelle-Aquitaine
     assert list(members_for_export(area_code="75")) == []
+
+
+def test_large_files_stay_under_the_database_s_parameter_limit(registry, monkeypatch):
+    # Slices of 2 rows stand for the 5,000-row slices of a file of a million rows.
+    monkeypatch.setattr("nextwork.network.imports.CHUNK", 2)
+    rows = [ROWS[0]] + [(f"m{i}@example.org", "M", f"N{i}", "48000", "") for i in range(7)]
+    assert import_members(csv_bytes(rows)).created == 7
+    again = import_members(csv_bytes(rows))
+    assert (again.created, again.updated) == (0, 7)
+    assert MemberLocation.objects.filter(valid_to__isnull=True).count() == 7
+    assert MemberLocation.objects.count() == 14

@@ -221,7 +221,11 @@ def _clean_row(engine, row: dict) -> dict:
 
 
 def _count(report: ImportReport, cleaned: dict[str, dict]) -> None:
-    existing = set(Member.objects.filter(email__in=list(cleaned)).values_list("email", flat=True))
+    existing = {
+        email
+        for chunk in _chunks(list(cleaned))
+        for email in Member.objects.filter(email__in=chunk).values_list("email", flat=True)
+    }
     report.updated = len(existing)
     report.created = len(cleaned) - len(existing)
     report.without_constituency = sum(1 for m in cleaned.values() if m["seat"] is None)
@@ -235,7 +239,11 @@ def _write(engine, cleaned: dict[str, dict], report: ImportReport) -> None:
         areas.filter(kind__in=[AreaKind.COMMUNE, AreaKind.ARRONDISSEMENT]).values_list("code", "pk")
     )
     country_ids = dict(areas.filter(kind=AreaKind.COUNTRY).values_list("code", "pk"))
-    existing = {m.email: m for m in Member.objects.filter(email__in=list(cleaned))}
+    existing = {
+        m.email: m
+        for chunk in _chunks(list(cleaned))
+        for m in Member.objects.filter(email__in=chunk)
+    }
     unusable = make_password(None)  # one unusable hash serves every imported member
     new = [
         Member(
@@ -258,12 +266,17 @@ def _write(engine, cleaned: dict[str, dict], report: ImportReport) -> None:
         changed.append(member)
     Member.objects.bulk_update(changed, ["first_name", "last_name", "phone"], batch_size=2000)
 
-    ids = dict(Member.objects.filter(email__in=list(cleaned)).values_list("email", "pk"))
+    ids = {
+        email: pk
+        for chunk in _chunks(list(cleaned))
+        for email, pk in Member.objects.filter(email__in=chunk).values_list("email", "pk")
+    }
     placed = {ids[e]: m for e, m in cleaned.items() if m["seat"]}
     now = timezone.now()
-    MemberLocation.objects.filter(member_id__in=list(placed), valid_to__isnull=True).update(
-        valid_to=now
-    )
+    for chunk in _chunks(list(placed)):
+        MemberLocation.objects.filter(member_id__in=chunk, valid_to__isnull=True).update(
+            valid_to=now
+        )
     MemberLocation.objects.bulk_create(
         [
             MemberLocation(
@@ -279,3 +292,12 @@ def _write(engine, cleaned: dict[str, dict], report: ImportReport) -> None:
         ],
         batch_size=2000,
     )
+
+
+# SQLite builds cap the parameters of one statement (32,766 by default): large files are
+# looked up in slices.
+CHUNK = 5000
+
+
+def _chunks(values: list) -> list[list]:
+    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
