@@ -105,23 +105,13 @@ def signup(request: HttpRequest) -> HttpResponse:
                 first_name=form["first_name"],
                 last_name=form["last_name"],
                 phone=form["phone"],
-                location=Location(
-                    postcode=form["postcode"] or None,
-                    country=form["country"] or None,
-                    address=form["address"] or None,
-                    constituency=form["constituency"] or None,
-                ),
+                location=_location(form),
                 consent_version=version,
                 source=ConsentSource.SITE,
                 honeypot=form["website"],
             )
-        except AmbiguousLocation as exc:
-            candidates = exc.candidates
-            errors["constituency"] = _(
-                "Ce lieu couvre plusieurs circonscriptions : choisissez la vôtre."
-            )
         except DomainError as exc:
-            errors[exc.field or "form"] = exc.message
+            candidates = _form_error(exc, errors)
     if errors:
         return render(
             request,
@@ -312,20 +302,10 @@ def profile(request: HttpRequest) -> HttpResponse:
             if form["postcode"] or form["address"] or form["country"]:
                 member_move(
                     member=member,
-                    location=Location(
-                        postcode=form["postcode"] or None,
-                        address=form["address"] or None,
-                        country=form["country"] or None,
-                        constituency=form["constituency"] or None,
-                    ),
+                    location=_location(form),
                 )
-    except AmbiguousLocation as exc:
-        candidates = exc.candidates
-        errors["constituency"] = _(
-            "Ce lieu couvre plusieurs circonscriptions : choisissez la vôtre."
-        )
     except DomainError as exc:
-        errors[exc.field or "form"] = exc.message
+        candidates = _form_error(exc, errors)
     if errors:
         member.refresh_from_db()
         return render(
@@ -347,3 +327,24 @@ PROFILE_FIELDS = (
     "country",
     "constituency",
 )
+
+
+def _location(form: dict) -> Location:
+    """The place typed in a sign-up or profile form (and the seat chosen when it is ambiguous)."""
+    return Location(
+        postcode=form["postcode"] or None,
+        address=form["address"] or None,
+        country=form["country"] or None,
+        constituency=form["constituency"] or None,
+    )
+
+
+def _form_error(exc: DomainError, errors: dict) -> list[dict]:
+    """Put a domain error under its field; an ambiguous place also returns the candidates."""
+    if isinstance(exc, AmbiguousLocation):
+        errors["constituency"] = _(
+            "Ce lieu couvre plusieurs circonscriptions : choisissez la vôtre."
+        )
+        return exc.candidates
+    errors[exc.field or "form"] = exc.message
+    return []
