@@ -15,6 +15,7 @@ from nextwork.network.models import (
 )
 from nextwork.territories.lookup import get_engine
 from nextwork.territories.models import SENATE_KINDS, Area, AreaKind
+from nextwork.territories.selectors import department_sort_key
 
 COVERED = "covered"
 SUBSTITUTE_ONLY = "substitute_only"
@@ -113,7 +114,9 @@ def coverage() -> dict:
         "total": len(statuses),
         **{status: totals.get(status, 0) for status in STATUSES},
         "ratio": round(totals.get(COVERED, 0) / len(statuses), 4) if statuses else 0.0,
-        "by_department": sorted(by_department.values(), key=lambda r: _dept_key(r["code"])),
+        "by_department": sorted(
+            by_department.values(), key=lambda r: department_sort_key(r["code"])
+        ),
         "senate": {
             "departments_total": len(departments),
             "departments_covered": sum(1 for c in departments if c in covered_senate),
@@ -122,11 +125,6 @@ def coverage() -> dict:
             "abroad_covered": "99" in covered_senate,
         },
     }
-
-
-def _dept_key(code: str) -> tuple:
-    rank = 10_000 if code == "99" else int(code.replace("2A", "20").replace("2B", "20"))
-    return (rank, code)
 
 
 def members_per_seat() -> dict[str, int]:

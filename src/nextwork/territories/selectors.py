@@ -25,8 +25,13 @@ def constituency_list(*, limit: int, offset: int) -> tuple[int, list[dict]]:
 def constituency_sort_key(code: str) -> tuple:
     """Department order (01 … 19, 2A, 2B, 21 … 976), the seats abroad last."""
     dept, number = code.rsplit("-", 1)
-    rank = 10_000 if dept == "99" else int(dept.replace("2A", "20").replace("2B", "20"))
-    return (rank, dept, int(number))
+    return (*department_sort_key(dept), int(number))
+
+
+def department_sort_key(code: str) -> tuple:
+    """01 … 19, 2A, 2B, 21 … 976, then 99 (French residents abroad)."""
+    rank = 10_000 if code == "99" else int(code.replace("2A", "20").replace("2B", "20"))
+    return (rank, code)
 
 
 def constituency_detail(code: str) -> dict:

@@ -1,7 +1,6 @@
-import json
-
 from django.core.management.base import BaseCommand
 
+from nextwork.common.output import dumps
 from nextwork.network.selectors import coverage
 from nextwork.network.services import coverage_snapshot_take
 
@@ -28,7 +27,7 @@ class Command(BaseCommand):
             return
         figures = coverage()
         if json:
-            self.stdout.write(_dumps(figures))
+            self.stdout.write(dumps(figures))
             return
         self.stdout.write(
             f"{figures['covered']}/{figures['total']} seats with a titular relay "
@@ -37,7 +36,3 @@ class Command(BaseCommand):
             f"{figures['senate']['departments_covered']}/{figures['senate']['departments_total']}"
             " departments."
         )
-
-
-def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2)

@@ -1,5 +1,4 @@
 import csv
-import json
 import sys
 from pathlib import Path
 
@@ -9,6 +8,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from nextwork.common.errors import DomainError
+from nextwork.common.output import dumps
 from nextwork.network.imports import FIELDS, import_members
 from nextwork.network.selectors import members_for_export
 from nextwork.privacy.services import audit_record
@@ -92,7 +92,7 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(f"{exc.field or 'file'}: {exc.message}") from exc
         if json:
-            self.stdout.write(_dumps(report.as_dict()))
+            self.stdout.write(dumps(report.as_dict()))
         else:
             for error in report.errors[:200]:
                 self.stderr.write(f"row {error.row}, {error.field}: {error.reason}")
@@ -131,12 +131,8 @@ class Command(BaseCommand):
             details={"count": len(rows), "format": format},
         )
         if format == "json":
-            self.stdout.write(_dumps(rows))
+            self.stdout.write(dumps(rows))
             return
         writer = csv.DictWriter(self.stdout, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2)

@@ -1,8 +1,7 @@
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from nextwork.common.errors import DomainError
+from nextwork.common.output import dumps
 from nextwork.territories.lookup import locate
 
 
@@ -32,7 +31,7 @@ class Command(BaseCommand):
             name = {"q": "address"}.get(exc.field or "", exc.field or "query")
             raise CommandError(f"--{name}: {exc.message}") from exc
         if json:
-            self.stdout.write(_dumps(result))
+            self.stdout.write(dumps(result))
             return
         flag = " (ambiguous: several candidates)" if result["ambiguous"] else ""
         self.stdout.write(f"Precision: {result['precision']}{flag}")
@@ -49,7 +48,3 @@ class Command(BaseCommand):
             )
             for s in c["senators"]:
                 self.stdout.write(f"    {s['title']} : {s['name']}")
-
-
-def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2)

@@ -1,4 +1,3 @@
-import json
 from pathlib import Path
 
 from django.conf import settings
@@ -7,6 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nextwork.common.errors import DomainError
+from nextwork.common.output import dumps
 from nextwork.territories.importer import import_territories, registry_counts
 from nextwork.territories.models import BoundarySet
 
@@ -94,7 +94,7 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(f"{exc.field or 'import'}: {exc.message}") from exc
         if json:
-            self.stdout.write(_json(report.as_dict()))
+            self.stdout.write(dumps(report.as_dict()))
             return
         verb = "Would change" if dry_run else "Changed"
         self.stdout.write(
@@ -149,7 +149,7 @@ class Command(BaseCommand):
             for s in sets
         ]
         if json:
-            self.stdout.write(_json(data))
+            self.stdout.write(dumps(data))
             return
         if not data:
             self.stdout.write("No territory data: run `nextwork territories import`.")
@@ -159,7 +159,3 @@ class Command(BaseCommand):
                 f"(imported {item['imported_at']}; {item['licence']})"
             )
             self._counts(item["counts"])
-
-
-def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
