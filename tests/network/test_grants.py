@@ -150,3 +150,16 @@ def test_decisions_and_applications_are_emailed_after_commit(
     assert mail.outbox[-1].to == [applicant.email]
     assert "refusée" in mail.outbox[-1].subject
     assert "habite la circonscription" in mail.outbox[-1].body
+
+
+def test_an_overlong_decision_message_is_refused_and_nothing_changes(people, area, make_member):
+    application = services.relay_apply(member=make_member(), area=area("75-05"))
+    with pytest.raises(InvalidInput, match="2,000"):
+        services.application_decide(
+            application=application,
+            decided_by=people["coord75"],
+            approve=True,
+            message="x" * 2001,
+        )
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.PENDING

@@ -153,6 +153,8 @@ def application_decide(
     *, application: RelayApplication, decided_by: Member, approve: bool, message: str = ""
 ) -> RelayApplication:
     """Approve (the grant is created, or a clear conflict) or decline, with a message."""
+    if len(message) > 2000:
+        raise InvalidInput("The message is limited to 2,000 characters.", field="message")
     application = RelayApplication.objects.select_for_update().get(pk=application.pk)
     permissions.require(decided_by, application.area, DECIDERS, "decide on applications")
     if application.status != ApplicationStatus.PENDING:
