@@ -1,9 +1,11 @@
 """Importing members from spreadsheet exports, and exporting them within the caller's grants."""
 
 import io
+import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from nextwork.common.errors import InvalidInput
 from nextwork.network.imports import import_members
@@ -79,6 +81,36 @@ def test_known_emails_are_updated_not_duplicated(registry):
         ("48-01", False),
         ("23-01", True),
     ]
+
+
+def test_imported_rows_read_back_as_the_orm_writes_them(registry):
+    before = timezone.now()
+    import_members(csv_bytes(ROWS))
+    members = list(Member.objects.order_by("email"))
+    assert len({m.public_id for m in members}) == 3
+    assert all(isinstance(m.public_id, uuid.UUID) and m.public_id.version == 4 for m in members)
+    assert all(before <= m.created_at <= timezone.now() for m in members)
+    assert all(not m.has_usable_password() and not m.is_staff for m in members)
+    location = MemberLocation.objects.get(member__email="camille@example.org")
+    # 48000 serves Mende and its neighbours: one seat, no single commune.
+    assert (location.postcode, location.precision, location.commune) == ("48000", "postcode", None)
+    assert before <= location.valid_from <= timezone.now()
+
+
+def test_an_empty_cell_keeps_what_a_known_member_had(registry):
+    import_members(csv_bytes(ROWS))
+    report = import_members(csv_bytes([("email", "nom"), ("camille@example.org", "")]))
+    assert report.updated == 1
+    camille = Member.objects.get(email="camille@example.org")
+    assert (camille.first_name, camille.last_name, camille.phone) == (
+        "Camille",
+        "Dupré",
+        "+33612345678",
+    )
+    # No place in the file: the known place stays current.
+    assert MemberLocation.objects.get(member=camille, valid_to__isnull=True).constituency.code == (
+        "48-01"
+    )
 
 
 def test_dry_run_counts_and_writes_nothing(registry):

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import unicodedata
+import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from nextwork.common.errors import DomainError, InvalidInput
@@ -162,29 +165,74 @@ def import_members(
     """Check every row, then write all of them in one transaction, or nothing if one is bad."""
     rows, encoding, delimiter = read_rows(data, mapping)
     report = ImportReport(dry_run=dry_run, encoding=encoding, delimiter=delimiter)
-    engine = get_engine()
+    locate = _Locator(get_engine())
     cleaned: dict[str, dict] = {}
     for number, row in rows:
         report.rows += 1
         if progress and report.rows % 1000 == 0:
             progress(report.rows)
         try:
-            member = _clean_row(engine, row)
+            member = _clean_row(locate, row)
         except DomainError as exc:
             report.errors.append(RowError(number, exc.field or "row", exc.message))
             continue
         if member["email"] in cleaned:
             report.duplicates_in_file += 1
         cleaned[member["email"]] = member
+    existing = _existing_ids(list(cleaned))
+    report.updated = len(existing)
+    report.created = len(cleaned) - len(existing)
+    report.without_constituency = sum(1 for m in cleaned.values() if m["seat"] is None)
     if report.errors or dry_run:
-        _count(report, cleaned)
         return report
-    with transaction.atomic():
-        _write(engine, cleaned, report)
+    with transaction.atomic(), _large_cache():
+        _write(locate.engine, cleaned, existing)
     return report
 
 
-def _clean_row(engine, row: dict) -> dict:
+@contextmanager
+def _large_cache():
+    """SQLite keeps 2 MB of pages by default: the unique indexes of a large import outgrow it."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (previous,) = cursor.fetchone()
+        cursor.execute("PRAGMA cache_size = -131072")  # 128 MB, for this import only
+        try:
+            yield
+        finally:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
+class _Locator:
+    """The engine's code look-ups, remembered: a file names a few thousand postcodes at most."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.methods = {
+            "commune": engine.locate_commune,
+            "postcode": engine.locate_postcode,
+            "country": engine.locate_country,
+        }
+        self.known: dict[tuple[str, str], dict | DomainError] = {}
+
+    def __call__(self, name: str, value: str) -> dict:
+        key = (name, value)
+        found = self.known.get(key)
+        if found is None:
+            try:
+                found = self.methods[name](value)
+            except DomainError as exc:
+                found = exc
+            self.known[key] = found
+        if isinstance(found, DomainError):
+            raise found
+        return found
+
+
+def _clean_row(locate: _Locator, row: dict) -> dict:
     email = normalise_email(row.get("email", ""))
     try:
         validate_email(email)
@@ -201,97 +249,142 @@ def _clean_row(engine, row: dict) -> dict:
         "precision": None,
         "commune": None,
         "country": None,
+        "postcode": "",
     }
-    for name, locate in (
-        ("commune", engine.locate_commune),
-        ("postcode", engine.locate_postcode),
-        ("country", engine.locate_country),
-    ):
+    for name in ("commune", "postcode", "country"):
         value = row.get(name)
         if value:
-            result = locate(value)
+            result = locate(name, value)
             if len(result["candidates"]) == 1:
                 member["seat"] = result["candidates"][0]["code"]
                 member["precision"] = result["precision"]
                 member["commune"] = (result.get("commune") or {}).get("code")
                 member["country"] = (result.get("country") or {}).get("code")
-                member["postcode"] = value if name == "postcode" else ""
+                member["postcode"] = value.strip() if name == "postcode" else ""
             break
     return member
 
 
-def _count(report: ImportReport, cleaned: dict[str, dict]) -> None:
-    existing = {
-        email
-        for chunk in _chunks(list(cleaned))
-        for email in Member.objects.filter(email__in=chunk).values_list("email", flat=True)
-    }
-    report.updated = len(existing)
-    report.created = len(cleaned) - len(existing)
-    report.without_constituency = sum(1 for m in cleaned.values() if m["seat"] is None)
+def _existing_ids(emails: list[str]) -> dict[str, int]:
+    """Member ids by email, read in slices (plain SQL: the ORM's IN compiler is slow)."""
+    meta = Member._meta
+    quote = connection.ops.quote_name
+    email, key = quote(meta.get_field("email").column), quote(meta.pk.column)
+    found: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for chunk in _chunks(emails):
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT {email}, {key} FROM {quote(meta.db_table)} WHERE {email} IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            found.update(cursor.fetchall())
+    return found
 
 
-def _write(engine, cleaned: dict[str, dict], report: ImportReport) -> None:
-    _count(report, cleaned)
+def _write(engine, cleaned: dict[str, dict], existing: dict[str, int]) -> None:
+    """Plain INSERT and UPDATE statements, many rows per call.
+
+    The ORM's ``bulk_create`` prepared every value of every instance one by one, which cost
+    more than the validation and the database together (docs/benchmarks.md): here the values
+    that are the same for every row are prepared once, and the rows go to ``executemany``.
+    """
     areas = Area.objects.filter(boundary_set_id=engine.boundary_set_id)
     seat_ids = dict(areas.filter(kind=AreaKind.CONSTITUENCY).values_list("code", "pk"))
     unit_ids = dict(
         areas.filter(kind__in=[AreaKind.COMMUNE, AreaKind.ARRONDISSEMENT]).values_list("code", "pk")
     )
     country_ids = dict(areas.filter(kind=AreaKind.COUNTRY).values_list("code", "pk"))
-    existing = {
-        m.email: m
-        for chunk in _chunks(list(cleaned))
-        for m in Member.objects.filter(email__in=chunk)
-    }
-    unusable = make_password(None)  # one unusable hash serves every imported member
-    new = [
-        Member(
-            email=e,
-            first_name=m["first_name"],
-            last_name=m["last_name"],
-            phone=m["phone"],
-            password=unusable,
-        )
-        for e, m in cleaned.items()
-        if e not in existing
-    ]
-    Member.objects.bulk_create(new, batch_size=2000)
-    changed = []
-    for email, member in existing.items():
-        row = cleaned[email]
-        for name in ("first_name", "last_name", "phone"):
-            if row[name]:
-                setattr(member, name, row[name])
-        changed.append(member)
-    Member.objects.bulk_update(changed, ["first_name", "last_name", "phone"], batch_size=2000)
-
-    ids = {
-        email: pk
-        for chunk in _chunks(list(cleaned))
-        for email, pk in Member.objects.filter(email__in=chunk).values_list("email", "pk")
-    }
-    placed = {ids[e]: m for e, m in cleaned.items() if m["seat"]}
     now = timezone.now()
-    for chunk in _chunks(list(placed)):
+    member_field = Member._meta.get_field
+    created_at = member_field("created_at").get_db_prep_save(now, connection)
+    # What UUIDField.get_db_prep_value does, without its per-value checks.
+    if connection.features.has_native_uuid_field:
+        new_id = uuid.uuid4
+    else:
+
+        def new_id():
+            return uuid.uuid4().hex
+
+    unusable = make_password(None)  # one unusable hash serves every imported member
+    _insert(
+        Member,
+        (
+            "public_id", "email", "first_name", "last_name", "phone", "password",
+            "is_superuser", "is_active", "is_staff", "public_relay", "created_at",
+        ),
+        (
+            (
+                new_id(), email, m["first_name"], m["last_name"],
+                m["phone"], unusable, False, False, False, False, created_at,
+            )
+            for email, m in cleaned.items()
+            if email not in existing
+        ),
+    )  # fmt: skip
+    # A known member keeps what the file leaves empty.
+    _update(
+        Member,
+        ("first_name", "last_name", "phone"),
+        (
+            (m["first_name"], m["last_name"], m["phone"], existing[email])
+            for email, m in cleaned.items()
+            if email in existing
+        ),
+    )
+    ids = {**existing, **_existing_ids([e for e in cleaned if e not in existing])}
+    placed = {ids[e]: m for e, m in cleaned.items() if m["seat"]}
+    moved = [ids[e] for e in existing if cleaned[e]["seat"]]
+    for chunk in _chunks(moved):
         MemberLocation.objects.filter(member_id__in=chunk, valid_to__isnull=True).update(
             valid_to=now
         )
-    MemberLocation.objects.bulk_create(
-        [
-            MemberLocation(
-                member_id=pk,
-                constituency_id=seat_ids[m["seat"]],
-                commune_id=unit_ids.get(m["commune"]) if m["commune"] else None,
-                country_id=country_ids.get(m["country"]) if m["country"] else None,
-                postcode=m.get("postcode", ""),
-                precision=m["precision"] or Precision.POSTCODE,
-                valid_from=now,
+    valid_from = MemberLocation._meta.get_field("valid_from").get_db_prep_save(now, connection)
+    _insert(
+        MemberLocation,
+        (
+            "member", "constituency", "commune", "country", "postcode", "precision",
+            "valid_from",
+        ),
+        (
+            (
+                pk, seat_ids[m["seat"]], unit_ids.get(m["commune"]) if m["commune"] else None,
+                country_ids.get(m["country"]) if m["country"] else None, m["postcode"],
+                m["precision"] or Precision.POSTCODE, valid_from,
             )
             for pk, m in placed.items()
-        ],
-        batch_size=2000,
+        ),
+    )  # fmt: skip
+
+
+def _insert(model, names: tuple[str, ...], rows) -> None:
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in names)
+    values = ", ".join(["%s"] * len(names))
+    # Names come from the model's metadata, every value is a parameter.
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
+    _execute_many(sql, rows)
+
+
+def _update(model, names: tuple[str, ...], rows) -> None:
+    """UPDATE by primary key; an empty value leaves the column as it is."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    assignments = ", ".join(
+        f"{quote(column)} = COALESCE(NULLIF(%s, ''), {quote(column)})"
+        for column in (meta.get_field(name).column for name in names)
     )
+    table, key = quote(meta.db_table), quote(meta.pk.column)
+    sql = f"UPDATE {table} SET {assignments} WHERE {key} = %s"  # noqa: S608
+    _execute_many(sql, rows)
+
+
+def _execute_many(sql: str, rows, batch: int = 10_000) -> None:
+    rows = iter(rows)
+    with connection.cursor() as cursor:
+        while chunk := list(itertools.islice(rows, batch)):
+            cursor.executemany(sql, chunk)
 
 
 # SQLite builds cap the parameters of one statement (32,766 by default): large files are
