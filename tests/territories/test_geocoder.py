@@ -320,3 +320,24 @@ def test_without_geocoder_nor_postcode_the_address_is_refused(engine, no_geocode
         result = locate(q=query)
         pytest.fail(f"{query!r} was located in {result.get('commune')}: {codes(result)}")
     assert excinfo.value.field == "q"
+
+
+def test_a_member_placed_by_address_keeps_the_geocoded_point(registry, geocoder):
+    """The point is what re-places the member if the constituency boundaries change."""
+    from nextwork.network.models import MemberLocation
+    from nextwork.network.signup import Location, current_signup_text, member_register
+
+    expected = locate(q=MENDE)["address"]
+    member_register(
+        email="mende@example.org",
+        first_name="Ada",
+        last_name="Port",
+        location=Location(address=MENDE),
+        consent_version=current_signup_text().version,
+        source="site",
+    )
+
+    location = MemberLocation.objects.get(member__email="mende@example.org")
+    assert location.precision == "address"
+    assert (location.lat, location.lon) == (expected["lat"], expected["lon"])
+    assert location.constituency.code == codes(locate(q=MENDE))[0]

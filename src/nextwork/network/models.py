@@ -91,6 +91,10 @@ class MemberLocation(models.Model):
         Area, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     postcode = models.CharField(max_length=5, blank=True)
+    # The geocoded point of the address the member gave (precision "address"), kept only to
+    # place them again when constituency boundaries change; erased with the member.
+    lat = models.FloatField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
     precision = models.CharField(max_length=10, choices=Precision.choices)
     valid_from = models.DateTimeField(default=timezone.now)
     valid_to = models.DateTimeField(null=True, blank=True)

@@ -193,7 +193,12 @@ def member_space(member) -> dict:
             and g.area_id == location.constituency_id
             for g in grants
         ):
-            members_here = members_per_seat().get(location.constituency.code, 0)
+            # One seat's count through the (constituency, valid_to) index, not every seat's.
+            members_here = MemberLocation.objects.filter(
+                constituency_id=location.constituency_id,
+                valid_to__isnull=True,
+                member__confirmed_at__isnull=False,
+            ).count()
     return {
         "location": location,
         "seat": seat,

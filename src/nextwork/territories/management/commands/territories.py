@@ -106,6 +106,9 @@ class Command(BaseCommand):
         for key, n in sorted(report.changes.items()):
             self.stdout.write(f"  {key}: {n}")
         self._counts(report.counts)
+        for name, summary in report.followups.items():
+            shown = ", ".join(f"{k} {v}" for k, v in summary.items() if not isinstance(v, dict))
+            self.stdout.write(f"Moved onto this set — {name}: {shown}")
         d = report.derivation
         self.stdout.write(
             f"Commune → constituency table: {len(report.split_communes)} communes really split; "
