@@ -23,6 +23,9 @@ def test_every_endpoint_needs_a_login(client, people):
         ("get", "/api/v1/applications"),
         ("post", "/api/v1/applications/1/decision"),
         ("get", "/api/v1/members?area=75"),
+        ("post", "/api/v1/invitations"),
+        ("get", "/api/v1/invitations"),
+        ("post", "/api/v1/invitations/1/answer"),
     ]:
         response = getattr(client, method)(
             url,
@@ -96,3 +99,67 @@ def test_member_reads_stay_within_grants_and_are_audited(
         assert len(response.json()) == count
         event = AuditEvent.objects.get(action="members.read")
         assert event.actor == people[who] and event.details["count"] == count
+
+
+def test_a_senate_relay_applies_for_their_department(client, people, noa):
+    client.force_login(noa)
+    created = post(client, "/api/v1/applications", {"role": "senate_relay"})
+    assert created.status_code == 201 and created.json()["area"] == "75"
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [("member", 403), ("camille", 403), ("coord13", 404), ("coord75", 201)]
+)
+def test_invitations_are_issued_within_grants(client, people, noa, who, status):
+    client.force_login(people[who])
+    response = post(
+        client, "/api/v1/invitations", {"member": str(noa.public_id), "role": "substitute"}
+    )
+    assert response.status_code == status
+    if status == 201:
+        assert response.json()["area"] == "75-05" and response.json()["invited_by"]
+    else:
+        assert not RelayApplication.objects.exists()
+
+
+def test_the_invited_member_answers_through_the_api(client, people, noa, make_member):
+    client.force_login(people["coord75"])
+    invitation_id = post(
+        client, "/api/v1/invitations", {"member": str(noa.public_id), "role": "relay"}
+    ).json()["id"]
+    # Not an application for coordinators to decide, by the API either.
+    assert client.get("/api/v1/applications").json() == []
+    decision = post(client, f"/api/v1/applications/{invitation_id}/decision", {"approve": True})
+    assert decision.status_code == 404
+    assert (
+        post(client, "/api/v1/invitations", {"member": str(noa.public_id), "role": "relay"}).json()[
+            "error"
+        ]["code"]
+        == "already_pending"
+    )
+    client.force_login(make_member("Autre"))
+    assert client.get("/api/v1/invitations").json() == []
+    answer = post(client, f"/api/v1/invitations/{invitation_id}/answer", {"accept": True})
+    assert answer.status_code == 404
+    client.force_login(noa)
+    mine = client.get("/api/v1/invitations").json()
+    assert [i["id"] for i in mine] == [invitation_id] and mine[0]["role"] == "relay"
+    answer = post(client, f"/api/v1/invitations/{invitation_id}/answer", {"accept": True})
+    assert answer.status_code == 200 and answer.json()["status"] == "approved"
+    assert Grant.objects.get(member=noa, valid_to__isnull=True).granted_by == people["coord75"]
+    assert client.get("/api/v1/invitations").json() == []
+
+
+def test_accepting_for_a_seat_taken_meanwhile_is_a_409(client, people, noa, make_member, area):
+    from nextwork.network import services
+    from nextwork.network.models import Role
+
+    invitation = services.relay_invite(
+        member=noa, area=area("75-05"), role=Role.RELAY, invited_by=people["coord75"]
+    )
+    services.grant_role(
+        member=make_member("Tom"), role=Role.RELAY, area=area("75-05"), granted_by=None
+    )
+    client.force_login(noa)
+    answer = post(client, f"/api/v1/invitations/{invitation.pk}/answer", {"accept": True})
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "seat_taken"

@@ -47,13 +47,18 @@ def test_dashboard_access(client, people, residents, who, status):
     assert client.get("/espace/tableau/").status_code == status
 
 
+def csv_lines(response) -> list[str]:
+    """The lines of a streamed CSV answer."""
+    return b"".join(response.streaming_content).decode().strip().splitlines()
+
+
 def test_gap_export_is_scoped_and_audited(client, people, residents):
     client.force_login(people["coord75"])
     response = client.get("/espace/tableau/lacunes/75-05.csv")
     assert response.status_code == 200
-    assert len(response.content.decode().strip().splitlines()) == 1 + 3
+    assert len(csv_lines(response)) == 1 + 3
     event = AuditEvent.objects.get(action="members.export")
     assert event.actor == people["coord75"] and event.details["count"] == 3
     outside = client.get("/espace/tableau/lacunes/13-04.csv")
     assert outside.status_code == 200
-    assert len(outside.content.decode().strip().splitlines()) == 1  # nobody outside 75
+    assert len(csv_lines(outside)) == 1  # nobody outside 75

@@ -116,22 +116,58 @@ def test_ending_camille_s_relay_grant(world, who):
             {
                 "/espace/": 302,
                 "/espace/tableau/": 302,
+                "/espace/membres/": 302,
                 "/api/v1/coverage/gaps": 401,
                 "/api/v1/coverage": 200,
             },
         ),
-        ("member", {"/espace/": 200, "/espace/tableau/": 403, "/api/v1/coverage/gaps": 403}),
-        ("camille", {"/espace/": 200, "/espace/tableau/": 403, "/api/v1/coverage/gaps": 403}),
+        (
+            "member",
+            {
+                "/espace/": 200,
+                "/espace/tableau/": 403,
+                "/espace/membres/": 403,
+                "/api/v1/coverage/gaps": 403,
+            },
+        ),
+        (
+            "camille",
+            {
+                "/espace/": 200,
+                "/espace/tableau/": 403,
+                "/espace/membres/?zone=75-02": 403,
+                "/api/v1/coverage/gaps": 403,
+            },
+        ),
         (
             "coord75",
             {
                 "/espace/tableau/": 200,
                 "/api/v1/coverage/gaps": 200,
                 "/espace/tableau/lacunes/75-05.csv": 200,
+                "/espace/membres/?zone=75": 200,
+                "/espace/membres/?zone=13": 404,
+                "/espace/membres/export.csv?zone=13-04": 404,
             },
         ),
-        ("coord13", {"/espace/tableau/": 200, "/api/v1/coverage/gaps": 200}),
-        ("staff", {"/espace/tableau/": 200, "/api/v1/coverage/gaps": 200}),
+        (
+            "coord13",
+            {
+                "/espace/tableau/": 200,
+                "/api/v1/coverage/gaps": 200,
+                "/espace/membres/?zone=13": 200,
+                "/espace/membres/?zone=75-02": 404,
+            },
+        ),
+        (
+            "staff",
+            {
+                "/espace/tableau/": 200,
+                "/api/v1/coverage/gaps": 200,
+                "/espace/membres/?zone=13": 200,
+                "/espace/membres/?zone=75": 200,
+            },
+        ),
     ],
 )
 def test_pages_and_endpoints(client, world, who, pages):

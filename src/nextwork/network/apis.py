@@ -1,4 +1,4 @@
-"""Network endpoints of /api/v1/ (public aggregates for now)."""
+"""Network endpoints of /api/v1/: coverage, sign-up, applications, invitations, member reads."""
 
 from __future__ import annotations
 
@@ -152,7 +152,11 @@ def coverage_gaps(request: HttpRequest, limit: int = 50):
 
 
 class ApplicationIn(Schema):
-    role: str = Field("relay", description="relay or substitute.")
+    role: str = Field(
+        "relay",
+        description="relay or substitute (of my constituency), or senate_relay (of its "
+        "department, overseas collectivity, or 99 for the French abroad).",
+    )
     motivation: str = Field("", max_length=5000)
 
 
@@ -163,6 +167,7 @@ class ApplicationOut(Schema):
     status: str
     member: str | None = Field(None, description="Shown to those who decide.")
     motivation: str = ""
+    invited_by: str | None = Field(None, description="Who invited the member, for invitations.")
 
 
 class DecisionIn(Schema):
@@ -187,6 +192,7 @@ def _application_out(application, *, with_member: bool) -> dict:
         "status": application.status,
         "member": application.member.full_name if with_member else None,
         "motivation": application.motivation if with_member else "",
+        "invited_by": application.invited_by.full_name if application.invited_by else None,
     }
 
 
@@ -205,7 +211,7 @@ def application_create(request: HttpRequest, payload: ApplicationIn):
         raise NotFound("Your home is not known: set it in your profile first.", field="area")
     application = services.relay_apply(
         member=request.user,
-        area=location.constituency,
+        area=selectors.application_area(location.constituency, payload.role),
         role=payload.role,
         motivation=payload.motivation,
     )
@@ -216,7 +222,7 @@ def application_create(request: HttpRequest, payload: ApplicationIn):
     "/applications",
     response={200: list[ApplicationOut], **AUTH_ERRORS},
     auth=django_auth,
-    summary="Applications I may decide on (coordinators, staff)",
+    summary="Applications I may decide on (coordinators, staff); invitations are not among them",
 )
 def application_list(request: HttpRequest):
     return [
@@ -242,6 +248,70 @@ def application_decision(request: HttpRequest, application_id: int, payload: Dec
         message=payload.message,
     )
     return _application_out(decided, with_member=True)
+
+
+class InvitationIn(Schema):
+    member: uuid.UUID = Field(description="The member's id, as GET /members gives it.")
+    role: str = Field(
+        description="relay or substitute (of the member's constituency), or senate_relay "
+        "(of its department, overseas collectivity, or 99)."
+    )
+
+
+class AnswerIn(Schema):
+    accept: bool
+
+
+@router.post(
+    "/invitations",
+    response={201: ApplicationOut, 400: ErrorOut, **AUTH_ERRORS},
+    auth=django_auth,
+    summary="Invite a member of my territory to be a relay (coordinators, staff); "
+    "they are emailed and answer it",
+)
+def invitation_create(request: HttpRequest, payload: InvitationIn):
+    if not current_grants(request.user, [Role.COORDINATOR, Role.STAFF]).exists():
+        raise Forbidden("Invitations are issued by coordinators and staff.", field=None)
+    location = (
+        selectors.members_for_export(caller=request.user)
+        .filter(member__public_id=payload.member)
+        .first()
+    )
+    if location is None:
+        raise NotFound("No member of your territory has this id.", field="member")
+    application = services.relay_invite(
+        member=location.member,
+        area=selectors.application_area(location.constituency, payload.role),
+        role=payload.role,
+        invited_by=request.user,
+    )
+    return Status(201, _application_out(application, with_member=True))
+
+
+@router.get(
+    "/invitations",
+    response={200: list[ApplicationOut], **AUTH_ERRORS},
+    auth=django_auth,
+    summary="My pending invitations",
+)
+def invitation_list(request: HttpRequest):
+    return [_application_out(a, with_member=False) for a in selectors.invitations_for(request.user)]
+
+
+@router.post(
+    "/invitations/{invitation_id}/answer",
+    response={200: ApplicationOut, **AUTH_ERRORS},
+    auth=django_auth,
+    summary="Accept or decline an invitation addressed to me",
+)
+def invitation_answer(request: HttpRequest, invitation_id: int, payload: AnswerIn):
+    invitation = selectors.invitations_for(request.user).filter(pk=invitation_id).first()
+    if invitation is None:
+        raise NotFound("No pending invitation of yours with this id.", field="invitation_id")
+    answered = services.invitation_answer(
+        application=invitation, member=request.user, accept=payload.accept
+    )
+    return _application_out(answered, with_member=False)
 
 
 @router.get(

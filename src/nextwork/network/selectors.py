@@ -160,10 +160,26 @@ def grant_scope_filter(member, roles, field: str = "area"):
 
 
 def applications_to_decide(member):
+    """Pending applications under the member's coordinator grants (all for staff).
+
+    Invitations are not among them: a coordinator issued them already, and the invited member
+    answers them (``invitations_for``).
+    """
     return (
-        RelayApplication.objects.filter(status=ApplicationStatus.PENDING)
+        RelayApplication.objects.filter(status=ApplicationStatus.PENDING, invited_by__isnull=True)
         .filter(grant_scope_filter(member, [Role.COORDINATOR]))
         .select_related("member", "area")
+        .order_by("created_at")
+    )
+
+
+def invitations_for(member):
+    """The pending invitations addressed to ``member`` (only they may answer them)."""
+    return (
+        RelayApplication.objects.filter(
+            member=member, status=ApplicationStatus.PENDING, invited_by__isnull=False
+        )
+        .select_related("area", "invited_by")
         .order_by("created_at")
     )
 
@@ -206,6 +222,12 @@ def member_space(member) -> dict:
         "current_grants": [g for g in grants if g.valid_to is None],
         "applications": applications,
         "has_pending": any(a.status == ApplicationStatus.PENDING for a in applications),
+        "invitations": [
+            a
+            for a in applications
+            if a.status == ApplicationStatus.PENDING and a.invited_by_id is not None
+        ],
+        "senate_area": _senate_area_or_none(location.constituency) if location else None,
         "members_here": members_here,
     }
 
@@ -218,7 +240,7 @@ def members_for_export(*, caller=None, area_code: str | None = None):
     from django.db.models import Q
 
     locations = MemberLocation.objects.filter(valid_to__isnull=True).select_related(
-        "member", "constituency"
+        "member", "constituency__parent"
     )
     if caller is not None:
         locations = locations.filter(
@@ -239,6 +261,132 @@ def members_for_export(*, caller=None, area_code: str | None = None):
             | Q(constituency__parent__parent=area)
         )
     return locations.order_by("constituency__code", "member__last_name", "member__first_name")
+
+
+def area_in_scope(*, caller, code: str) -> Area:
+    """The area written ``code`` when the caller's coordinator grants cover it (staff: all).
+
+    An unknown code and an area outside the grants are both "not found" for this caller.
+    """
+    from nextwork.common.errors import NotFound
+    from nextwork.network.permissions import covers
+
+    area = area_by_code(code)
+    if area is None:
+        raise NotFound(
+            f"No constituency (75-02), department (75) or region (R11) {code!r}.",
+            field="zone",
+            code="unknown_area",
+        )
+    if not covers(caller, area, [Role.COORDINATOR]):
+        raise NotFound(
+            f"{code} is outside the territory you coordinate.", field="zone", code="outside"
+        )
+    return area
+
+
+def current_roles(member_ids) -> dict[int, list[Grant]]:
+    """The current grants of these members (one query), by member id."""
+    roles: dict[int, list[Grant]] = defaultdict(list)
+    for grant in (
+        Grant.objects.filter(member_id__in=list(member_ids), valid_to__isnull=True)
+        .select_related("area")
+        .order_by("role", "area__code")
+    ):
+        roles[grant.member_id].append(grant)
+    return roles
+
+
+def member_rows(locations) -> list[dict]:
+    """What the coordinators' members page shows beside each location of a page of members:
+    their current roles, their pending invitations, and the roles they can be invited to.
+
+    Three queries for the whole page. The locations come from ``members_for_export``, already
+    scoped to the caller's grants.
+    """
+    locations = list(locations)
+    member_ids = [loc.member_id for loc in locations]
+    roles = current_roles(member_ids)
+    invited: dict[int, list[RelayApplication]] = defaultdict(list)
+    for application in RelayApplication.objects.filter(
+        member_id__in=member_ids, status=ApplicationStatus.PENDING, invited_by__isnull=False
+    ).select_related("area"):
+        invited[application.member_id].append(application)
+    seats_with_titular = set(
+        Grant.objects.filter(
+            role=Role.RELAY,
+            valid_to__isnull=True,
+            area_id__in={loc.constituency_id for loc in locations},
+        ).values_list("area_id", flat=True)
+    )
+    with_senators = _with_senators({loc.constituency.parent_id for loc in locations})
+    rows = []
+    for loc in locations:
+        member_roles = roles.get(loc.member_id, [])
+        pending = invited.get(loc.member_id, [])
+        invitable = (
+            loc.member.confirmed_at is not None
+            and not pending
+            and not any(g.role in (Role.RELAY, Role.SUBSTITUTE) for g in member_roles)
+        )
+        options = []
+        if invitable:
+            if loc.constituency_id not in seats_with_titular:
+                options.append((Role.RELAY, loc.constituency))
+            options.append((Role.SUBSTITUTE, loc.constituency))
+            senate_area = _senate_area_or_none(loc.constituency, with_senators)
+            if senate_area is not None and not any(
+                g.role == Role.SENATE_RELAY and g.area_id == senate_area.pk for g in member_roles
+            ):
+                options.append((Role.SENATE_RELAY, senate_area))
+        rows.append(
+            {
+                "location": loc,
+                "member": loc.member,
+                "roles": member_roles,
+                "invitations": pending,
+                "invite_options": options,
+            }
+        )
+    return rows
+
+
+def application_area(constituency: Area, role: str) -> Area:
+    """The area a role is held on by someone living in ``constituency``: the seat itself, or
+    for a senate relay the area whose senators they would meet — the department, the overseas
+    collectivity, or ``99`` for the French residents abroad (as ``coverage()`` counts them)."""
+    if role != Role.SENATE_RELAY:
+        return constituency
+    area = _senate_area_or_none(constituency)
+    if area is None:
+        from nextwork.common.errors import InvalidInput
+
+        raise InvalidInput(
+            f"No senators are elected for the area of {constituency.code}: "
+            "apply as a relay or a substitute of the constituency.",
+            field="role",
+        )
+    return area
+
+
+def _senate_area_or_none(constituency: Area, with_senators: set[int] | None = None) -> Area | None:
+    """The constituency's department (collectivity, ``99``) when senators are elected there."""
+    parent = constituency.parent
+    if parent is None or parent.kind not in SENATE_KINDS:
+        return None
+    if with_senators is None:
+        with_senators = _with_senators([parent.pk])
+    return parent if parent.pk in with_senators else None
+
+
+def _with_senators(area_ids) -> set[int]:
+    from nextwork.territories.models import Chamber, Mandate
+
+    return set(
+        Mandate.objects.filter(chamber=Chamber.SENATE, area_id__in=list(area_ids)).values_list(
+            "area_id", flat=True
+        )
+    )
 
 
 def recruitment_gaps(*, caller=None, limit: int = 50) -> list[dict]:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 
 from nextwork.common.errors import Conflict, InvalidInput
 from nextwork.common.mail import send_after_commit
@@ -32,6 +34,8 @@ ROLE_AREAS = {
     Role.SENATE_RELAY: SENATE_KINDS,
     Role.COORDINATOR: (*SENATE_KINDS, AreaKind.REGION),
 }
+# What one applies or is invited to.
+APPLICATION_ROLES = (Role.RELAY, Role.SUBSTITUTE, Role.SENATE_RELAY)
 # Who decides on whom: coordinators of the area (or above), and staff.
 DECIDERS = (Role.COORDINATOR,)
 
@@ -110,7 +114,7 @@ def relay_apply(
     """A confirmed member applies to relay ``area``; the area's coordinators are told."""
     if member.confirmed_at is None:
         raise Conflict("Confirm your email address before applying.", field="member")
-    if role not in (Role.RELAY, Role.SUBSTITUTE, Role.SENATE_RELAY):
+    if role not in APPLICATION_ROLES:
         raise InvalidInput(
             "One applies to be a relay, a substitute or a senate relay.", field="role"
         )
@@ -134,17 +138,99 @@ def relay_apply(
 
 @transaction.atomic
 def relay_invite(*, member: Member, area: Area, role: str, invited_by: Member) -> RelayApplication:
-    """Co-optation: a coordinator or staff proposes a member; it still goes through a decision."""
+    """Co-optation: a coordinator (or staff) covering ``area`` invites a confirmed member.
+
+    The invitation waits for the invited member's answer (``invitation_answer``), who is
+    emailed after the commit; coordinators do not decide on it a second time.
+    """
     permissions.require(invited_by, area, DECIDERS, "invite a relay")
+    if role not in APPLICATION_ROLES:
+        raise InvalidInput("One invites a relay, a substitute or a senate relay.", field="role")
     _check_area(role, area)
+    if member.confirmed_at is None or not member.is_active:
+        raise Conflict(
+            "This member has not confirmed their email address: they cannot be invited yet.",
+            field="member",
+            code="not_confirmed",
+        )
+    current = Grant.objects.filter(area=area, valid_to__isnull=True)
+    if current.filter(member=member, role=role).exists():
+        raise Conflict(
+            "This member already holds this role here.", field="role", code="already_holds"
+        )
+    if role == Role.RELAY and current.filter(role=Role.RELAY).exists():
+        raise Conflict(
+            f"{area.code} already has a titular relay: invite a substitute instead.",
+            field="role",
+            code="seat_taken",
+        )
     application = RelayApplication(member=member, area=area, role=role, invited_by=invited_by)
     try:
         with transaction.atomic():
             application.save()
     except IntegrityError as exc:
         raise Conflict(
-            "This member already has a pending application here.", field="member"
+            "This member already has a pending application or invitation here.",
+            field="member",
+            code="already_pending",
         ) from exc
+    send_after_commit(
+        _notify_invited, application, what="invitation mail", ref=f"application #{application.pk}"
+    )
+    return application
+
+
+@transaction.atomic
+def invitation_answer(
+    *, application: RelayApplication, member: Member, accept: bool
+) -> RelayApplication:
+    """The invited member, and only them, accepts or declines an invitation.
+
+    Accepting grants the role on the inviter's authority (``granted_by`` is the inviter, whose
+    grant must still cover the area) and approves the invitation; a seat that found a titular
+    relay meanwhile is a clear conflict and the invitation stays pending. The inviter is
+    emailed the answer after the commit.
+    """
+    application = (
+        RelayApplication.objects.select_for_update()
+        .select_related("area", "invited_by")
+        .get(pk=application.pk)
+    )
+    if application.invited_by_id is None or application.member_id != member.pk:
+        raise permissions.Forbidden("Only the invited member answers an invitation.", field=None)
+    if application.status != ApplicationStatus.PENDING:
+        raise Conflict(f"This invitation is already {application.status}.", field=None)
+    if accept:
+        try:
+            grant_role(
+                member=member,
+                role=application.role,
+                area=application.area,
+                granted_by=application.invited_by,
+            )
+        except permissions.Forbidden as exc:
+            raise Conflict(
+                f"Whoever invited you no longer coordinates {application.area.code}: "
+                "this invitation cannot be accepted any more; decline it, or apply yourself.",
+                field=None,
+                code="inviter_gone",
+            ) from exc
+        except Conflict as exc:
+            if application.role == Role.RELAY:
+                raise Conflict(
+                    f"{application.area.code} has found a titular relay since you were "
+                    "invited: decline this invitation, or apply as a substitute.",
+                    field=None,
+                    code="seat_taken",
+                ) from exc
+            raise
+    application.status = ApplicationStatus.APPROVED if accept else ApplicationStatus.DECLINED
+    application.decided_by = member
+    application.decided_at = timezone.now()
+    application.save(update_fields=["status", "decided_by", "decided_at"])
+    send_after_commit(
+        _notify_inviter, application, what="answer mail", ref=f"application #{application.pk}"
+    )
     return application
 
 
@@ -159,6 +245,9 @@ def application_decide(
     permissions.require(decided_by, application.area, DECIDERS, "decide on applications")
     if application.status != ApplicationStatus.PENDING:
         raise Conflict(f"This application is already {application.status}.", field=None)
+    if application.invited_by_id is not None:
+        # Nobody becomes a relay without saying yes: the invited member answers.
+        raise Conflict("This is an invitation: the invited member answers it.", field=None)
     if approve:
         grant_role(
             member=application.member,
@@ -219,6 +308,42 @@ def _notify_coordinators(application: RelayApplication) -> None:
             None,
             recipients,
         )
+
+
+def _role_label(role: str) -> str:
+    with translation.override("fr"):
+        return str(Role(role).label)
+
+
+def _notify_invited(application: RelayApplication) -> None:
+    inviter = application.invited_by.full_name if application.invited_by else ""
+    organisation = settings.NEXTWORK_ORGANISATION
+    role = _role_label(application.role)
+    send_mail(
+        f"Invitation à devenir {role} — {organisation}",
+        f"Bonjour {application.member.first_name},\n\n"
+        f"{inviter or 'La coordination'} vous invite à devenir {role} pour "
+        f"{application.area.name} ({application.area.code}) dans le réseau de {organisation}.\n\n"
+        "Vous pouvez accepter ou décliner cette invitation depuis votre espace :\n\n"
+        f"{settings.NEXTWORK_SITE_URL}{reverse('network:space')}\n\n"
+        "Rien ne change tant que vous n'avez pas répondu.\n",
+        None,
+        [application.member.email],
+    )
+
+
+def _notify_inviter(application: RelayApplication) -> None:
+    if application.invited_by is None or not application.invited_by.is_active:
+        return
+    accepted = application.status == ApplicationStatus.APPROVED
+    send_mail(
+        f"Invitation {'acceptée' if accepted else 'déclinée'} : {application.area.name}",
+        f"{application.member.full_name} a {'accepté' if accepted else 'décliné'} "
+        f"votre invitation à devenir {_role_label(application.role)} pour {application.area.name} "
+        f"({application.area.code}).",
+        None,
+        [application.invited_by.email],
+    )
 
 
 def _notify_applicant(application: RelayApplication) -> None:

@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from nextwork.network import accounts, views
+from nextwork.network import accounts, coordination, views
 
 app_name = "network"
 
@@ -28,7 +28,11 @@ urlpatterns = [
     path("espace/", views.space, name="space"),
     path("espace/profil/", views.profile, name="profile"),
     path("espace/tableau/", views.dashboard, name="dashboard"),
-    path("espace/tableau/lacunes/<str:code>.csv", views.gap_members, name="gap_members"),
+    path("espace/tableau/lacunes/<str:code>.csv", coordination.gap_members, name="gap_members"),
+    path("espace/membres/", coordination.members, name="members"),
+    path("espace/membres/export.csv", coordination.members_export, name="members_export"),
+    path("espace/membres/<uuid:public_id>/inviter/", coordination.invite, name="invite"),
+    path("espace/invitations/<int:pk>/", views.answer_invitation, name="answer_invitation"),
     path("espace/candidature/", views.apply, name="apply"),
     path("espace/candidatures/<int:pk>/decision/", views.decide, name="decide"),
     path("espace/roles/<int:pk>/fin/", views.step_down, name="step_down"),

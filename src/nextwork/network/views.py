@@ -2,36 +2,42 @@
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from nextwork.common import ratelimit
 from nextwork.common.errors import DomainError
 from nextwork.network.charts import coverage_curve_svg
+from nextwork.network.coordination import require_coordination
 from nextwork.network.models import ConsentSource, Grant, MemberLocation, Role
 from nextwork.network.permissions import current_grants
 from nextwork.network.selectors import (
     STATUSES,
+    application_area,
     applications_to_decide,
     coverage,
     coverage_curve,
     current_location,
+    invitations_for,
     member_space,
-    members_for_export,
     recruitment_gaps,
     seat_statuses,
 )
-from nextwork.network.services import application_decide, grant_end, relay_apply
+from nextwork.network.services import (
+    application_decide,
+    grant_end,
+    invitation_answer,
+    relay_apply,
+)
 from nextwork.network.signup import (
     AmbiguousLocation,
     Location,
@@ -42,7 +48,6 @@ from nextwork.network.signup import (
     member_update_profile,
     render_consent,
 )
-from nextwork.privacy.services import audit_record
 from nextwork.territories import lookup, svg
 from nextwork.territories.selectors import constituency_sort_key
 
@@ -165,11 +170,13 @@ def apply(request: HttpRequest) -> HttpResponse:
     if location is None:
         messages.error(request, _("Indiquez d'abord où vous habitez."))
         return redirect("network:space")
+    role = request.POST.get("role", Role.RELAY)
     try:
         relay_apply(
             member=request.user,
-            area=location.constituency,
-            role=request.POST.get("role", Role.RELAY),
+            # A senate relay applies for the department (collectivity, French abroad).
+            area=application_area(location.constituency, role),
+            role=role,
             motivation=request.POST.get("motivation", "").strip(),
         )
     except DomainError as exc:
@@ -217,16 +224,11 @@ def step_down(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("network:space")
 
 
-def _require_coordination(member) -> None:
-    if not current_grants(member, [Role.COORDINATOR, Role.STAFF]).exists():
-        raise PermissionDenied
-
-
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Coverage numbers, curve, map and gaps, for coordinators (their territory) and staff."""
-    _require_coordination(request.user)
+    require_coordination(request.user)
     figures = coverage()
     statuses = seat_statuses()
     return render(
@@ -242,35 +244,43 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
+# Why an invitation cannot be accepted, in the words of the page (the API keeps the English).
+ANSWER_ERRORS = {
+    "seat_taken": gettext_lazy(
+        "Ce siège a trouvé un relais titulaire depuis votre invitation : déclinez-la, "
+        "ou proposez votre candidature comme suppléant."
+    ),
+    "inviter_gone": gettext_lazy(
+        "La personne qui vous a invité·e ne coordonne plus ce territoire : cette invitation ne "
+        "peut plus être acceptée. Déclinez-la, ou proposez vous-même votre candidature."
+    ),
+}
+
+
 @login_required
-@require_GET
-def gap_members(request: HttpRequest, code: str) -> HttpResponse:
-    """CSV of the confirmed members of a seat, to invite one of them: scoped and audited."""
-    _require_coordination(request.user)
+@require_POST
+def answer_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+    """The invited member accepts or declines; only their own pending invitations are found."""
+    invitation = invitations_for(request.user).filter(pk=pk).first()
+    if invitation is None:
+        raise Http404
+    answer = request.POST.get("answer")
+    if answer not in ("accept", "decline"):
+        messages.error(request, _("Choisissez d'accepter ou de décliner l'invitation."))
+        return redirect("network:space")
     try:
-        locations = members_for_export(caller=request.user, area_code=code)
+        invitation_answer(application=invitation, member=request.user, accept=answer == "accept")
     except DomainError as exc:
-        raise Http404(exc.message) from exc
-    rows = [
-        loc
-        for loc in locations.filter(member__confirmed_at__isnull=False)
-        if loc.constituency.code == code.upper()
-    ]
-    audit_record(
-        actor=request.user,
-        action="members.export",
-        area_code=code.upper(),
-        details={"count": len(rows), "format": "csv", "purpose": "recruitment"},
-    )
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="membres-{code.upper()}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["email", "first_name", "last_name", "constituency"])
-    for loc in rows:
-        writer.writerow(
-            [loc.member.email, loc.member.first_name, loc.member.last_name, loc.constituency.code]
+        text = ANSWER_ERRORS.get(exc.code)
+        messages.error(request, str(text) if text is not None else exc.message)
+    else:
+        messages.success(
+            request,
+            _("Bienvenue dans le réseau des relais ! Votre nouveau rôle est actif.")
+            if answer == "accept"
+            else _("Invitation déclinée ; la personne qui vous a invité·e en est informée."),
         )
-    return response
+    return redirect("network:space")
 
 
 @login_required
