@@ -568,11 +568,17 @@ def fill_members(engine, count: int, rng) -> float:
     from django.utils import timezone
 
     from nextwork.network.models import Member, MemberLocation
+    from nextwork.territories.models import Area, AreaKind
 
     if count <= 0:
         return 0.0
     started = time.perf_counter()
     places, weights = _placements(engine)
+    seat_parent = dict(
+        Area.objects.filter(
+            boundary_set_id=engine.boundary_set_id, kind=AreaKind.CONSTITUENCY
+        ).values_list("pk", "parent_id")
+    )
     now = timezone.now()
     dt = Member._meta.get_field("created_at")
     stamps = [
@@ -593,6 +599,7 @@ def fill_members(engine, count: int, rng) -> float:
     if location_cols != [
         "member_id",
         "constituency_id",
+        "department_id",
         "commune_id",
         "country_id",
         "postcode",
@@ -653,7 +660,19 @@ def fill_members(engine, count: int, rng) -> float:
                 postcode, seat, commune = places[int(place[k])]
                 stamp = members[k][created]
                 locations.append(
-                    (member_id, seat, commune, None, postcode, None, None, "postcode", stamp, None)
+                    (
+                        member_id,
+                        seat,
+                        seat_parent[seat],
+                        commune,
+                        None,
+                        postcode,
+                        None,
+                        None,
+                        "postcode",
+                        stamp,
+                        None,
+                    )
                 )
             cursor.executemany(location_sql, locations)
     return time.perf_counter() - started

@@ -42,9 +42,11 @@ def test_spreadsheet_exports_import(registry, delimiter, encoding, bom):
     )
     assert not camille.is_active and camille.confirmed_at is None  # until they opt in
     assert MemberLocation.objects.get(member=camille).constituency.code == "48-01"
-    # An ambiguous place is not guessed: the member waits without a constituency.
-    assert report.without_constituency == 1
-    assert not MemberLocation.objects.filter(member__email="noe@example.org").exists()
+    # An ambiguous place is not guessed: the member waits without a constituency, but in their
+    # department, where its coordinators see them.
+    assert (report.without_constituency, report.department_only) == (1, 1)
+    noe = MemberLocation.objects.get(member__email="noe@example.org")
+    assert (noe.constituency, noe.department.code, noe.postcode) == (None, "31", "31000")
 
 
 def test_one_bad_row_writes_nothing_and_every_error_is_reported(registry):
@@ -161,7 +163,8 @@ def test_exports_stay_within_the_caller_s_grants_and_are_audited(people, area, r
     assert seen_by_75 == {"p@example.org"}
     assert not list(members_for_export(caller=people["camille"]))  # a relay exports nothing
     assert not list(members_for_export(caller=people["member"]))
-    assert len(list(members_for_export(caller=people["staff"]))) == 3
+    # Noé (31000, seat to choose) is counted in Haute-Garonne, outside coord75's grants.
+    assert len(list(members_for_export(caller=people["staff"]))) == 4
     out = io.StringIO()
     call_command("members", "export", "--area", "48", stdout=out)
     assert out.getvalue().splitlines()[1].startswith("camille@example.org,")
@@ -172,9 +175,12 @@ def test_exports_stay_within_the_caller_s_grants_and_are_audited(people, area, r
 def test_export_areas_distinguish_departments_from_regions(registry):
     import_members(csv_bytes(ROWS))
     # 75 is Paris as a department; the region with code 75 (Nouvelle-Aquitaine) is R75.
-    assert [loc.member.email for loc in members_for_export(area_code="R76")] == [
-        "camille@example.org"
-    ]  # Lozère is in Occitanie
+    assert {loc.member.email for loc in members_for_export(area_code="R76")} == {
+        "camille@example.org",  # Lozère is in Occitanie
+        "noe@example.org",  # so is Toulouse, though Noé's seat is still to choose
+    }
+    assert [loc.member.email for loc in members_for_export(area_code="31")] == ["noe@example.org"]
+    assert list(members_for_export(area_code="31-01")) == []
     assert {loc.member.email for loc in members_for_export(area_code="R75")} == {
         "lou@example.org"
     }  # Creuse is in Nouvelle-Aquitaine

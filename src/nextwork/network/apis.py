@@ -180,7 +180,11 @@ class MemberOut(Schema):
     first_name: str
     last_name: str
     email: str
-    constituency: str
+    constituency: str | None = Field(
+        description="Empty while the member's place spans several seats and they have not "
+        "chosen theirs."
+    )
+    department: str | None
     confirmed: bool
 
 
@@ -341,7 +345,8 @@ def member_list(request: HttpRequest, area: str, limit: int = 100, offset: int =
             "first_name": loc.member.first_name,
             "last_name": loc.member.last_name,
             "email": loc.member.email,
-            "constituency": loc.constituency.code,
+            "constituency": loc.constituency.code if loc.constituency else None,
+            "department": loc.department.code if loc.department else None,
             "confirmed": loc.member.confirmed_at is not None,
         }
         for loc in locations

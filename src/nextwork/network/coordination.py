@@ -231,7 +231,7 @@ def _csv_rows(locations) -> Iterator[list[str]]:
                 _cell(member.email),
                 _cell(member.first_name),
                 _cell(member.last_name),
-                loc.constituency.code,
+                loc.constituency.code if loc.constituency else "",
                 "yes" if member.confirmed_at else "no",
                 " ".join(
                     f"{g.role}:{g.area.code if g.area else 'national'}"

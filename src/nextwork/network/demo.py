@@ -106,6 +106,7 @@ def seed_demo(*, members: int = 3000, coverage: float = 0.34, seed: int = 2012) 
     CoverageSnapshot.objects.all().delete()
     areas = Area.objects.filter(boundary_set_id=engine.boundary_set_id)
     seat_ids = dict(areas.filter(kind=AreaKind.CONSTITUENCY).values_list("code", "pk"))
+    seat_parent = dict(areas.filter(kind=AreaKind.CONSTITUENCY).values_list("code", "parent_id"))
 
     # People where people live: points inside communes weighted by population.
     population = np.array(
@@ -136,6 +137,9 @@ def seed_demo(*, members: int = 3000, coverage: float = 0.34, seed: int = 2012) 
             MemberLocation(
                 member=person,
                 constituency_id=seat_ids[seat],
+                department_id=seat_parent[seat],
+                lat=float(lat),
+                lon=float(lon),
                 precision="point",
                 valid_from=person.confirmed_at,
             )

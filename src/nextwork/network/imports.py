@@ -26,7 +26,7 @@ from nextwork.common.errors import DomainError, InvalidInput
 from nextwork.network.models import Member, MemberLocation, Precision, normalise_email
 from nextwork.network.signup import clean_phone
 from nextwork.territories.lookup import get_engine
-from nextwork.territories.models import Area, AreaKind
+from nextwork.territories.models import SENATE_KINDS, Area, AreaKind
 
 FIELDS = ("email", "first_name", "last_name", "phone", "postcode", "commune", "country")
 # Header spellings found in French and English exports, compared without accents or case.
@@ -69,6 +69,7 @@ class ImportReport:
     updated: int = 0
     duplicates_in_file: int = 0
     without_constituency: int = 0
+    department_only: int = 0  # of which placed in their department, the seat left to choose
     errors: list[RowError] = field(default_factory=list)
     dry_run: bool = False
     encoding: str = ""
@@ -81,6 +82,7 @@ class ImportReport:
             "updated": self.updated,
             "duplicates_in_file": self.duplicates_in_file,
             "without_constituency": self.without_constituency,
+            "department_only": self.department_only,
             "errors": [e.__dict__ for e in self.errors],
             "dry_run": self.dry_run,
             "encoding": self.encoding,
@@ -183,6 +185,9 @@ def import_members(
     report.updated = len(existing)
     report.created = len(cleaned) - len(existing)
     report.without_constituency = sum(1 for m in cleaned.values() if m["seat"] is None)
+    report.department_only = sum(
+        1 for m in cleaned.values() if m["seat"] is None and m["department"]
+    )
     if report.errors or dry_run:
         return report
     with transaction.atomic(), _large_cache():
@@ -246,6 +251,7 @@ def _clean_row(locate: _Locator, row: dict) -> dict:
         "last_name": row.get("last_name", "")[:100],
         "phone": clean_phone(row.get("phone")),
         "seat": None,
+        "department": None,
         "precision": None,
         "commune": None,
         "country": None,
@@ -255,14 +261,23 @@ def _clean_row(locate: _Locator, row: dict) -> dict:
         value = row.get(name)
         if value:
             result = locate(name, value)
-            if len(result["candidates"]) == 1:
-                member["seat"] = result["candidates"][0]["code"]
+            candidates = result["candidates"]
+            departments = {_department(c) for c in candidates}
+            # Several seats are not guessed between; their common department is still known.
+            if len(departments) == 1 and None not in departments:
+                member["department"] = departments.pop()
+                member["seat"] = candidates[0]["code"] if len(candidates) == 1 else None
                 member["precision"] = result["precision"]
                 member["commune"] = (result.get("commune") or {}).get("code")
                 member["country"] = (result.get("country") or {}).get("code")
                 member["postcode"] = value.strip() if name == "postcode" else ""
             break
     return member
+
+
+def _department(candidate: dict) -> tuple[str, str] | None:
+    department = candidate.get("department")
+    return (department["kind"], department["code"]) if department else None
 
 
 def _existing_ids(emails: list[str]) -> dict[str, int]:
@@ -295,6 +310,10 @@ def _write(engine, cleaned: dict[str, dict], existing: dict[str, int]) -> None:
         areas.filter(kind__in=[AreaKind.COMMUNE, AreaKind.ARRONDISSEMENT]).values_list("code", "pk")
     )
     country_ids = dict(areas.filter(kind=AreaKind.COUNTRY).values_list("code", "pk"))
+    department_ids = {
+        (kind, code): pk
+        for pk, kind, code in areas.filter(kind__in=SENATE_KINDS).values_list("pk", "kind", "code")
+    }
     now = timezone.now()
     member_field = Member._meta.get_field
     created_at = member_field("created_at").get_db_prep_save(now, connection)
@@ -333,8 +352,8 @@ def _write(engine, cleaned: dict[str, dict], existing: dict[str, int]) -> None:
         ),
     )
     ids = {**existing, **_existing_ids([e for e in cleaned if e not in existing])}
-    placed = {ids[e]: m for e, m in cleaned.items() if m["seat"]}
-    moved = [ids[e] for e in existing if cleaned[e]["seat"]]
+    placed = {ids[e]: m for e, m in cleaned.items() if m["department"]}
+    moved = [ids[e] for e in existing if cleaned[e]["department"]]
     for chunk in _chunks(moved):
         MemberLocation.objects.filter(member_id__in=chunk, valid_to__isnull=True).update(
             valid_to=now
@@ -343,12 +362,13 @@ def _write(engine, cleaned: dict[str, dict], existing: dict[str, int]) -> None:
     _insert(
         MemberLocation,
         (
-            "member", "constituency", "commune", "country", "postcode", "precision",
-            "valid_from",
+            "member", "constituency", "department", "commune", "country", "postcode",
+            "precision", "valid_from",
         ),
         (
             (
-                pk, seat_ids[m["seat"]], unit_ids.get(m["commune"]) if m["commune"] else None,
+                pk, seat_ids[m["seat"]] if m["seat"] else None, department_ids[m["department"]],
+                unit_ids.get(m["commune"]) if m["commune"] else None,
                 country_ids.get(m["country"]) if m["country"] else None, m["postcode"],
                 m["precision"] or Precision.POSTCODE, valid_from,
             )

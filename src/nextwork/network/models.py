@@ -81,8 +81,14 @@ class MemberLocation(models.Model):
     """Where a member lives, as resolved by the lookup; moving home closes the current row."""
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="locations")
+    # Empty when the place spans several seats and the member has not chosen yet (an imported
+    # postcode of a city split between seats): the department is known, the seat is not.
     constituency = models.ForeignKey(
-        Area, on_delete=models.PROTECT, related_name="member_locations"
+        Area, null=True, blank=True, on_delete=models.PROTECT, related_name="member_locations"
+    )
+    # The seat's department (or collectivity, or 99 abroad): what coordinators' grants cover.
+    department = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     commune = models.ForeignKey(
         Area, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -108,7 +114,16 @@ class MemberLocation(models.Model):
         indexes = [models.Index(fields=["constituency", "valid_to"])]
 
     def __str__(self) -> str:
-        return f"location of member #{self.member_id} in {self.constituency_id}"
+        return (
+            f"location of member #{self.member_id} in {self.constituency_id or self.department_id}"
+        )
+
+    def save(self, *args, **kwargs):
+        # A seat always lies in one department: keep the two consistent (bulk writers, which
+        # bypass save(), set both themselves).
+        if self.constituency_id is not None:
+            self.department_id = self.constituency.parent_id
+        super().save(*args, **kwargs)
 
 
 class Role(models.TextChoices):

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from nextwork.common.errors import DomainError
@@ -78,8 +79,11 @@ def on_activation(sender, *, boundary_set: BoundarySet, **kwargs) -> tuple[str, 
 
 
 def _reassign(target: BoundarySet, report: ReassignReport) -> None:
-    stale_locations = MemberLocation.objects.filter(valid_to__isnull=True).exclude(
-        constituency__boundary_set=target
+    in_target = Area.objects.filter(boundary_set=target).values("pk")
+    stale_locations = MemberLocation.objects.filter(valid_to__isnull=True).filter(
+        Q(constituency__isnull=False) & ~Q(constituency_id__in=in_target)
+        # A member whose seat is still to choose is known by their department only.
+        | Q(constituency__isnull=True) & ~Q(department_id__in=in_target)
     )
     stale_grants = Grant.objects.filter(valid_to__isnull=True, area__isnull=False).exclude(
         area__boundary_set=target
@@ -147,7 +151,7 @@ def _carry_locations(target, stale, new_ids, now, report: ReassignReport) -> Non
     by one correlated UPDATE each; only the rows of redrawn seats are read and decided, and
     written grouped by their new seat.
     """
-    old_seats = set(stale.values_list("constituency_id", flat=True).distinct())
+    old_seats = set(stale.values_list("constituency_id", flat=True).distinct()) - {None}
     unchanged = _unchanged_seats(target, old_seats)
     redrawn = sorted(old_seats - unchanged)
     rows = [
@@ -191,6 +195,7 @@ def _carry_locations(target, stale, new_ids, now, report: ReassignReport) -> Non
     for chunk in _chunks(closed):
         MemberLocation.objects.filter(pk__in=chunk).update(valid_to=now)
     kept = _repoint(target, "constituency", only=sorted(unchanged))
+    _repoint(target, "department")
     _repoint(target, "commune")
     _repoint(target, "country")
     if kept:

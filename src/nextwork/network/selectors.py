@@ -159,6 +159,23 @@ def grant_scope_filter(member, roles, field: str = "area"):
     )
 
 
+def location_scope_filter(member, roles):
+    """A Q matching member locations under a current grant of ``roles``: a seat's grant covers
+    the members placed in that seat, a department's or region's grant every member of the
+    department, including those whose seat is still to be chosen. Staff: everything."""
+    from django.db.models import Q
+
+    from nextwork.network.permissions import current_grants
+
+    grants = list(current_grants(member, [*roles, Role.STAFF]))
+    if any(g.role == Role.STAFF for g in grants):
+        return Q()
+    areas = [g.area_id for g in grants if g.area_id]
+    if not areas:
+        return Q(pk__in=[])
+    return Q(constituency__in=areas) | Q(department__in=areas) | Q(department__parent__in=areas)
+
+
 def applications_to_decide(member):
     """Pending applications under the member's coordinator grants (all for staff).
 
@@ -201,7 +218,7 @@ def member_space(member) -> dict:
     )
     seat = None
     members_here = None
-    if location is not None:
+    if location is not None and location.constituency is not None:
         seat = get_engine().seats.get(location.constituency.code)
         if any(
             g.valid_to is None
@@ -227,7 +244,9 @@ def member_space(member) -> dict:
             for a in applications
             if a.status == ApplicationStatus.PENDING and a.invited_by_id is not None
         ],
-        "senate_area": _senate_area_or_none(location.constituency) if location else None,
+        "senate_area": _senate_area_or_none(location.constituency)
+        if location and location.constituency
+        else None,
         "members_here": members_here,
     }
 
@@ -240,12 +259,10 @@ def members_for_export(*, caller=None, area_code: str | None = None):
     from django.db.models import Q
 
     locations = MemberLocation.objects.filter(valid_to__isnull=True).select_related(
-        "member", "constituency__parent"
+        "member", "constituency__parent", "department"
     )
     if caller is not None:
-        locations = locations.filter(
-            grant_scope_filter(caller, [Role.COORDINATOR], field="constituency")
-        )
+        locations = locations.filter(location_scope_filter(caller, [Role.COORDINATOR]))
     if area_code:
         area = area_by_code(area_code)
         if area is None:
@@ -256,9 +273,7 @@ def members_for_export(*, caller=None, area_code: str | None = None):
                 field="area",
             )
         locations = locations.filter(
-            Q(constituency=area)
-            | Q(constituency__parent=area)
-            | Q(constituency__parent__parent=area)
+            Q(constituency=area) | Q(department=area) | Q(department__parent=area)
         )
     return locations.order_by("constituency__code", "member__last_name", "member__first_name")
 
@@ -316,16 +331,19 @@ def member_rows(locations) -> list[dict]:
         Grant.objects.filter(
             role=Role.RELAY,
             valid_to__isnull=True,
-            area_id__in={loc.constituency_id for loc in locations},
+            area_id__in={loc.constituency_id for loc in locations if loc.constituency_id},
         ).values_list("area_id", flat=True)
     )
-    with_senators = _with_senators({loc.constituency.parent_id for loc in locations})
+    with_senators = _with_senators(
+        {loc.constituency.parent_id for loc in locations if loc.constituency_id}
+    )
     rows = []
     for loc in locations:
         member_roles = roles.get(loc.member_id, [])
         pending = invited.get(loc.member_id, [])
         invitable = (
-            loc.member.confirmed_at is not None
+            loc.constituency_id is not None  # the member chooses their seat first
+            and loc.member.confirmed_at is not None
             and not pending
             and not any(g.role in (Role.RELAY, Role.SUBSTITUTE) for g in member_roles)
         )
@@ -351,10 +369,18 @@ def member_rows(locations) -> list[dict]:
     return rows
 
 
-def application_area(constituency: Area, role: str) -> Area:
+def application_area(constituency: Area | None, role: str) -> Area:
     """The area a role is held on by someone living in ``constituency``: the seat itself, or
     for a senate relay the area whose senators they would meet — the department, the overseas
     collectivity, or ``99`` for the French residents abroad (as ``coverage()`` counts them)."""
+    if constituency is None:
+        from nextwork.common.errors import Conflict
+
+        raise Conflict(
+            "Your place spans several constituencies: choose yours in your profile first.",
+            field="constituency",
+            code="seat_to_choose",
+        )
     if role != Role.SENATE_RELAY:
         return constituency
     area = _senate_area_or_none(constituency)

@@ -192,7 +192,9 @@ def invitation_answer(
     emailed the answer after the commit.
     """
     application = (
-        RelayApplication.objects.select_for_update()
+        # Lock the application row only: PostgreSQL refuses FOR UPDATE on the nullable side
+        # of the outer join to the inviter.
+        RelayApplication.objects.select_for_update(of=("self",))
         .select_related("area", "invited_by")
         .get(pk=application.pk)
     )

@@ -205,11 +205,13 @@ def _set_location(member: Member, result: dict, chosen: dict, *, postcode: str) 
     point = result.get("address") if result["precision"] == "address" else None
     now = timezone.now()
     MemberLocation.objects.filter(member=member, valid_to__isnull=True).update(valid_to=now)
+    seat = areas.get(kind=AreaKind.CONSTITUENCY, code=chosen["code"])
     return MemberLocation.objects.create(
         lat=point["lat"] if point else None,
         lon=point["lon"] if point else None,
         member=member,
-        constituency=areas.get(kind=AreaKind.CONSTITUENCY, code=chosen["code"]),
+        constituency=seat,
+        department_id=seat.parent_id,
         commune=areas.filter(
             kind__in=[AreaKind.COMMUNE, AreaKind.ARRONDISSEMENT], code=commune
         ).first()

@@ -47,6 +47,7 @@ from nextwork.network.signup import (
     member_register,
     member_update_profile,
     render_consent,
+    resolve_location,
 )
 from nextwork.territories import lookup, svg
 from nextwork.territories.selectors import constituency_sort_key
@@ -163,6 +164,14 @@ def space(request: HttpRequest) -> HttpResponse:
     return render(request, "network/space.html", context)
 
 
+APPLY_ERRORS = {
+    "seat_to_choose": gettext_lazy(
+        "Votre code postal couvre plusieurs circonscriptions : choisissez la vôtre dans votre "
+        "profil avant de proposer votre candidature."
+    ),
+}
+
+
 @login_required
 @require_POST
 def apply(request: HttpRequest) -> HttpResponse:
@@ -180,7 +189,7 @@ def apply(request: HttpRequest) -> HttpResponse:
             motivation=request.POST.get("motivation", "").strip(),
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, APPLY_ERRORS.get(exc.code, exc.message))
     else:
         messages.success(
             request,
@@ -292,11 +301,23 @@ def profile(request: HttpRequest) -> HttpResponse:
         "location": location,
         "countries": sorted(lookup.get_engine().countries.items(), key=lambda kv: kv[1][0]),
         "history": MemberLocation.objects.filter(member=member)
-        .select_related("constituency")
+        .select_related("constituency", "department")
         .order_by("-valid_from"),
     }
     if request.method == "GET":
-        return render(request, "network/profile.html", {**context, "form": {}})
+        form, errors, candidates = {}, {}, []
+        if location is not None and location.constituency is None and location.postcode:
+            # Placed by a postcode that spans several seats (an import): offer them at once.
+            form = {"postcode": location.postcode}
+            try:
+                resolve_location(Location(postcode=location.postcode))
+            except DomainError as exc:
+                candidates = _form_error(exc, errors)
+        return render(
+            request,
+            "network/profile.html",
+            {**context, "form": form, "errors": errors, "candidates": candidates},
+        )
     form = {k: request.POST.get(k, "").strip() for k in PROFILE_FIELDS}
     errors: dict[str, str] = {}
     candidates = []

@@ -14,7 +14,15 @@ from nextwork.network.reassign import reassign_to_active_set
 from nextwork.network.selectors import members_for_export
 from nextwork.privacy.services import audit_record
 
-EXPORT_COLUMNS = ["email", "first_name", "last_name", "phone", "constituency", "confirmed"]
+EXPORT_COLUMNS = [
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "constituency",
+    "department",
+    "confirmed",
+]
 
 
 class Command(BaseCommand):
@@ -140,7 +148,9 @@ class Command(BaseCommand):
                 f"{report.rows} rows ({report.encoding}, {report.delimiter!r}): "
                 f"{report.created} members {verb} created, {report.updated} updated, "
                 f"{report.duplicates_in_file} duplicated in the file, "
-                f"{report.without_constituency} without a constituency (ambiguous or no place)."
+                f"{report.without_constituency} without a constituency, of which "
+                f"{report.department_only} placed in their department (their place spans "
+                "several seats: they choose theirs when they log in)."
             )
         if report.errors:
             raise CommandError(f"{len(report.errors)} bad rows: nothing was written.")
@@ -156,7 +166,8 @@ class Command(BaseCommand):
                 "first_name": loc.member.first_name,
                 "last_name": loc.member.last_name,
                 "phone": loc.member.phone,
-                "constituency": loc.constituency.code,
+                "constituency": loc.constituency.code if loc.constituency else "",
+                "department": loc.department.code if loc.department else "",
                 "confirmed": loc.member.confirmed_at is not None,
             }
             for loc in locations.iterator(chunk_size=2000)
