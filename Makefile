@@ -23,13 +23,16 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The site and its background worker; stopping the site (Ctrl+C) stops the worker too.
 run: $(VENV)/.installed
 	$(BIN)/nextwork setup
+	$(BIN)/nextwork worker & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/nextwork serve --host $(HOST) --port $(PORT)
 
 demo: $(VENV)/.installed
 	$(BIN)/nextwork setup
 	$(BIN)/nextwork demo
+	$(BIN)/nextwork worker & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/nextwork serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev

@@ -44,6 +44,7 @@ def test_help_lists_the_commands(capsys):
     assert {
         "setup",
         "serve",
+        "worker",
         "territories",
         "locate",
         "members",

@@ -10,7 +10,17 @@ import os
 import sys
 
 # Our subcommands, in the order --help shows them.
-COMMANDS = ("setup", "serve", "territories", "locate", "members", "coverage", "demo", "check")
+COMMANDS = (
+    "setup",
+    "serve",
+    "worker",
+    "territories",
+    "locate",
+    "members",
+    "coverage",
+    "demo",
+    "check",
+)
 
 
 def _django_setup() -> None:

@@ -16,3 +16,4 @@ class NetworkConfig(AppConfig):
         if seat_coverage not in SEAT_DETAIL_EXTENSIONS:
             SEAT_DETAIL_EXTENSIONS.append(seat_coverage)
         boundary_set_activated.connect(on_activation, dispatch_uid="network.reassign")
+        from nextwork.network import tasks  # noqa: F401  (registers the daily snapshot)

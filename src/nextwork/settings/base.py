@@ -42,11 +42,17 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_countries",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "nextwork.common",
     "nextwork.territories",
     "nextwork.network",
     "nextwork.privacy",
 ]
+
+# Background tasks through the Tasks API; the database queue needs no other service
+# (`nextwork worker` runs them). A Redis-backed backend can replace it at scale.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 AUTH_USER_MODEL = "network.Member"
 LOGIN_URL = "network:login"
