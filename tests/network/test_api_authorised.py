@@ -2,7 +2,13 @@
 
 import pytest
 
-from nextwork.network.models import ApplicationStatus, Grant, MemberLocation, RelayApplication
+from nextwork.network.models import (
+    ApplicationStatus,
+    Grant,
+    MemberLocation,
+    RelayApplication,
+    Role,
+)
 from nextwork.privacy.models import AuditEvent
 
 
@@ -26,6 +32,9 @@ def test_every_endpoint_needs_a_login(client, people):
         ("post", "/api/v1/invitations"),
         ("get", "/api/v1/invitations"),
         ("post", "/api/v1/invitations/1/answer"),
+        ("get", "/api/v1/grants?area=75"),
+        ("post", "/api/v1/grants/1/promote"),
+        ("post", "/api/v1/grants/1/end"),
     ]:
         response = getattr(client, method)(
             url,
@@ -163,3 +172,75 @@ def test_accepting_for_a_seat_taken_meanwhile_is_a_409(client, people, noa, make
     client.force_login(noa)
     answer = post(client, f"/api/v1/invitations/{invitation.pk}/answer", {"accept": True})
     assert answer.status_code == 409 and answer.json()["error"]["code"] == "seat_taken"
+
+
+@pytest.fixture
+def substitute(people, make_member, area):
+    """A substitute of 75-05, a seat with no titular relay."""
+    member = make_member("Sam")
+    MemberLocation.objects.create(member=member, constituency=area("75-05"), precision="postcode")
+    return Grant.objects.create(member=member, role=Role.SUBSTITUTE, area=area("75-05"))
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("member", 403), ("camille", 403), ("coord13", 404), ("coord75", 200), ("staff", 200)],
+)
+def test_role_lists_stay_within_grants_and_are_audited(client, people, substitute, who, status):
+    client.force_login(people[who])
+    response = client.get("/api/v1/grants", {"area": "75"})
+    assert response.status_code == status
+    if status == 200:
+        roles = {(g["role"], g["area"]) for g in response.json()}
+        assert roles == {("relay", "75-02"), ("substitute", "75-05"), ("coordinator", "75")}
+        event = AuditEvent.objects.get(action="grants.read")
+        assert event.details == {"count": 3, "current": True} and event.area_code == "75"
+
+
+@pytest.mark.parametrize(("who", "status"), [("coord13", 404), ("camille", 404), ("member", 404)])
+def test_only_the_area_s_coordinators_promote(client, people, substitute, who, status):
+    client.force_login(people[who])
+    assert post(client, f"/api/v1/grants/{substitute.pk}/promote", {}).status_code == status
+    substitute.refresh_from_db()
+    assert substitute.valid_to is None
+
+
+def test_a_substitute_is_promoted_then_steps_down(client, people, substitute, area):
+    client.force_login(people["coord75"])
+    response = post(client, f"/api/v1/grants/{substitute.pk}/promote", {})
+    assert response.status_code == 200
+    relay = response.json()
+    assert (relay["role"], relay["area"], relay["valid_to"]) == ("relay", "75-05", None)
+    substitute.refresh_from_db()
+    assert substitute.valid_to is not None  # the substitute grant is history now
+    # The new relay steps down by themselves.
+    client.force_login(substitute.member)
+    ended = post(client, f"/api/v1/grants/{relay['id']}/end", {})
+    assert ended.status_code == 200 and ended.json()["valid_to"] is not None
+    assert post(client, f"/api/v1/grants/{relay['id']}/end", {}).status_code == 409
+
+
+def test_promoting_where_a_titular_relay_exists_is_a_409(client, people, make_member, area):
+    second = Grant.objects.create(member=make_member(), role=Role.SUBSTITUTE, area=area("75-02"))
+    client.force_login(people["staff"])
+    response = post(client, f"/api/v1/grants/{second.pk}/promote", {})
+    assert response.status_code == 409
+    assert "75-02 already has a titular relay" in response.json()["error"]["message"]
+    second.refresh_from_db()
+    assert second.valid_to is None  # nothing half done
+
+
+def test_the_members_page_promotes_a_substitute(client, people, substitute):
+    client.force_login(people["coord75"])
+    page = client.get("/espace/membres/", {"zone": "75"}).content.decode()
+    assert f"/espace/roles/{substitute.pk}/titulaire/" in page
+    response = client.post(f"/espace/roles/{substitute.pk}/titulaire/", {"zone": "75"})
+    assert response.status_code == 302 and response["Location"].endswith("?zone=75")
+    assert Grant.objects.filter(
+        member=substitute.member, role=Role.RELAY, valid_to__isnull=True
+    ).exists()
+    client.force_login(people["coord13"])
+    other = Grant.objects.create(
+        member=people["member"], role=Role.SUBSTITUTE, area=substitute.area
+    )
+    assert client.post(f"/espace/roles/{other.pk}/titulaire/").status_code == 404

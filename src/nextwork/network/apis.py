@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.security import django_auth
@@ -351,3 +352,81 @@ def member_list(request: HttpRequest, area: str, limit: int = 100, offset: int =
         }
         for loc in locations
     ]
+
+
+class GrantOut(Schema):
+    id: int
+    role: str
+    area: str | None = Field(description="The area's code; empty for national staff.")
+    member: uuid.UUID
+    member_name: str
+    valid_from: str
+    valid_to: str | None
+
+
+def _grant_out(grant) -> dict:
+    return {
+        "id": grant.pk,
+        "role": grant.role,
+        "area": grant.area.code if grant.area else None,
+        "member": grant.member.public_id,
+        "member_name": grant.member.full_name,
+        "valid_from": grant.valid_from.isoformat(),
+        "valid_to": grant.valid_to.isoformat() if grant.valid_to else None,
+    }
+
+
+def _grant_for(request: HttpRequest, grant_id: int):
+    """A grant the caller may act on: their own, or one under their coordinator grants."""
+    from nextwork.network.models import Grant
+
+    scope = selectors.grant_scope_filter(request.user, [Role.COORDINATOR])
+    grants = Grant.objects.filter(pk=grant_id).select_related("area", "member")
+    if scope:  # an empty Q is staff's "everything": OR-ing it would narrow it instead
+        grants = grants.filter(scope | Q(member=request.user))
+    grant = grants.first()
+    if grant is None:
+        raise NotFound("No grant with this id within your grants.", field="grant_id")
+    return grant
+
+
+@router.get(
+    "/grants",
+    response={200: list[GrantOut], **AUTH_ERRORS},
+    auth=django_auth,
+    summary="Roles held in an area (relays, substitutes, coordinators), within my grants",
+)
+def grant_list(request: HttpRequest, area: str, current: bool = True):
+    if not current_grants(request.user, [Role.COORDINATOR, Role.STAFF]).exists():
+        raise Forbidden("Role lists are for coordinators and staff.", field=None)
+    found = selectors.area_in_scope(caller=request.user, code=area)
+    grants = selectors.grants_in(found, caller=request.user, current=current)
+    audit_record(
+        actor=request.user,
+        action="grants.read",
+        area_code=found.code,
+        details={"count": len(grants), "current": current},
+    )
+    return [_grant_out(g) for g in grants]
+
+
+@router.post(
+    "/grants/{grant_id}/promote",
+    response={200: GrantOut, **AUTH_ERRORS},
+    auth=django_auth,
+    summary="Make a substitute the titular relay of their seat",
+)
+def grant_promote(request: HttpRequest, grant_id: int):
+    grant = _grant_for(request, grant_id)
+    return _grant_out(services.substitute_promote(grant=grant, promoted_by=request.user))
+
+
+@router.post(
+    "/grants/{grant_id}/end",
+    response={200: GrantOut, **AUTH_ERRORS},
+    auth=django_auth,
+    summary="End a role: my own (stepping down), or one in the area I coordinate",
+)
+def grant_finish(request: HttpRequest, grant_id: int):
+    grant = _grant_for(request, grant_id)
+    return _grant_out(services.grant_end(grant=grant, ended_by=request.user))

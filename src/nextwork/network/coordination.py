@@ -22,17 +22,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from nextwork.common.errors import DomainError
-from nextwork.network.models import Role
+from nextwork.common.errors import Conflict, DomainError
+from nextwork.network.models import Grant, Role
 from nextwork.network.permissions import current_grants
 from nextwork.network.selectors import (
     application_area,
     area_in_scope,
     current_roles,
+    grant_scope_filter,
     member_rows,
     members_for_export,
 )
-from nextwork.network.services import relay_invite
+from nextwork.network.services import relay_invite, substitute_promote
 from nextwork.privacy.services import audit_record
 
 
@@ -269,5 +270,44 @@ def invite(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             request,
             _("%(name)s est invité·e (%(role)s, %(area)s) et en est informé·e par courriel.")
             % {"name": location.member.full_name, "role": Role(role).label, "area": area.code},
+        )
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def promote(request: HttpRequest, pk: int) -> HttpResponse:
+    """A substitute of a seat in the caller's territory becomes its titular relay."""
+    require_coordination(request.user)
+    back = reverse("network:members")
+    query = _filter_query({k: request.POST.get(k, "") for k in ("zone", "confirmed", "page")})
+    if query:
+        back += "?" + query
+    grant = (
+        Grant.objects.filter(pk=pk, role=Role.SUBSTITUTE, valid_to__isnull=True)
+        .filter(grant_scope_filter(request.user, [Role.COORDINATOR]))
+        .select_related("area", "member")
+        .first()
+    )
+    if grant is None:
+        raise Http404
+    try:
+        substitute_promote(grant=grant, promoted_by=request.user)
+    except Conflict:
+        messages.error(
+            request,
+            _(
+                "%(area)s a déjà un relais titulaire : il doit quitter son rôle avant que "
+                "le suppléant ne le remplace."
+            )
+            % {"area": grant.area.code},
+        )
+    except DomainError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(
+            request,
+            _("%(name)s est désormais relais titulaire de %(area)s.")
+            % {"name": grant.member.full_name, "area": grant.area.code},
         )
     return redirect(back)

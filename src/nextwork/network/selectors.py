@@ -300,6 +300,21 @@ def area_in_scope(*, caller, code: str) -> Area:
     return area
 
 
+def grants_in(area: Area, *, caller, current: bool = True) -> list[Grant]:
+    """Grants on ``area`` and the areas under it, within the caller's coordinator grants."""
+    from django.db.models import Q
+
+    grants = (
+        Grant.objects.filter(Q(area=area) | Q(area__parent=area) | Q(area__parent__parent=area))
+        .filter(grant_scope_filter(caller, [Role.COORDINATOR]))
+        .select_related("area", "member")
+        .order_by("area__code", "role", "-valid_from")
+    )
+    if current:
+        grants = grants.filter(valid_to__isnull=True)
+    return list(grants[:2000])
+
+
 def current_roles(member_ids) -> dict[int, list[Grant]]:
     """The current grants of these members (one query), by member id."""
     roles: dict[int, list[Grant]] = defaultdict(list)

@@ -32,6 +32,7 @@ urlpatterns = [
     path("espace/membres/", coordination.members, name="members"),
     path("espace/membres/export.csv", coordination.members_export, name="members_export"),
     path("espace/membres/<uuid:public_id>/inviter/", coordination.invite, name="invite"),
+    path("espace/roles/<int:pk>/titulaire/", coordination.promote, name="promote"),
     path("espace/invitations/<int:pk>/", views.answer_invitation, name="answer_invitation"),
     path("espace/candidature/", views.apply, name="apply"),
     path("espace/candidatures/<int:pk>/decision/", views.decide, name="decide"),
