@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "nextwork.common",
     "nextwork.territories",
     "nextwork.network",
+    "nextwork.campaigns",
     "nextwork.privacy",
 ]
 
@@ -133,6 +134,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = HOME / "static"
+# Uploaded files (briefing kits): under NEXTWORK_HOME, served through views that check access,
+# never as a public folder.
+MEDIA_ROOT = HOME / "media"
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
