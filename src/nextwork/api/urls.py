@@ -49,3 +49,4 @@ def validation_error(request: HttpRequest, exc: NinjaValidationError):
 
 api.add_router("", "nextwork.territories.apis.router")
 api.add_router("", "nextwork.network.apis.router")
+api.add_router("", "nextwork.campaigns.apis.router")

@@ -7,174 +7,442 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('network', '0004_location_department'),
-        ('territories', '0001_initial'),
+        ("network", "0004_location_department"),
+        ("territories", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200, verbose_name='titre')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('starts_at', models.DateTimeField(verbose_name='date et heure')),
-                ('time_zone', models.CharField(default='Europe/Paris', max_length=64)),
-                ('chambers', models.CharField(choices=[('assembly', 'Assemblée nationale'), ('senate', 'Sénat'), ('both', 'les deux chambres')], default='assembly', max_length=10)),
-                ('briefing', models.TextField(blank=True, verbose_name='dossier')),
-                ('recommendations', models.TextField(blank=True, verbose_name='recommandations')),
-                ('status', models.CharField(choices=[('draft', 'brouillon'), ('open', 'ouverte'), ('closed', 'close')], default='draft', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('opened_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('departments', models.ManyToManyField(blank=True, related_name='+', to='territories.area')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200, verbose_name="titre")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("starts_at", models.DateTimeField(verbose_name="date et heure")),
+                ("time_zone", models.CharField(default="Europe/Paris", max_length=64)),
+                (
+                    "chambers",
+                    models.CharField(
+                        choices=[
+                            ("assembly", "Assemblée nationale"),
+                            ("senate", "Sénat"),
+                            ("both", "les deux chambres"),
+                        ],
+                        default="assembly",
+                        max_length=10,
+                    ),
+                ),
+                ("briefing", models.TextField(blank=True, verbose_name="dossier")),
+                ("recommendations", models.TextField(blank=True, verbose_name="recommandations")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "brouillon"), ("open", "ouverte"), ("closed", "close")],
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("opened_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "departments",
+                    models.ManyToManyField(blank=True, related_name="+", to="territories.area"),
+                ),
             ],
             options={
-                'ordering': ['-starts_at'],
+                "ordering": ["-starts_at"],
             },
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to='campaigns/%Y/%m/')),
-                ('name', models.CharField(max_length=200)),
-                ('content_type', models.CharField(max_length=100)),
-                ('size', models.PositiveIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('uploaded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('uploaded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='campaigns.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(upload_to="campaigns/%Y/%m/")),
+                ("name", models.CharField(max_length=200)),
+                ("content_type", models.CharField(max_length=100)),
+                ("size", models.PositiveIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("uploaded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="campaigns.campaign",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Assignment',
+            name="Assignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chamber', models.CharField(max_length=10)),
-                ('person_id', models.CharField(max_length=30)),
-                ('stage', models.CharField(choices=[('assigned', 'assignée'), ('contacted', 'contact pris'), ('requested', 'rendez-vous demandé'), ('scheduled', 'rendez-vous fixé'), ('held', 'rencontre tenue'), ('reported', 'compte rendu')], default='assigned', max_length=10)),
-                ('contact_method', models.CharField(blank=True, choices=[('email', 'courriel'), ('letter', 'courrier'), ('phone', 'téléphone'), ('visit', 'passage à la permanence')], max_length=10)),
-                ('contacted_at', models.DateTimeField(blank=True, null=True)),
-                ('requested_at', models.DateTimeField(blank=True, null=True)),
-                ('meeting_at', models.DateTimeField(blank=True, null=True)),
-                ('meeting_place', models.CharField(blank=True, max_length=300)),
-                ('outcome', models.CharField(blank=True, choices=[('held', 'rencontre tenue'), ('refused', 'refusée'), ('no_answer', 'pas de réponse')], max_length=10)),
-                ('outcome_at', models.DateTimeField(blank=True, null=True)),
-                ('message_subject', models.CharField(blank=True, max_length=200)),
-                ('message_body', models.TextField(blank=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('area', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='territories.area')),
-                ('grant', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='network.grant')),
-                ('mandate', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='territories.mandate')),
-                ('relay', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assignments', to=settings.AUTH_USER_MODEL)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='campaigns.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("chamber", models.CharField(max_length=10)),
+                ("person_id", models.CharField(max_length=30)),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("assigned", "assignée"),
+                            ("contacted", "contact pris"),
+                            ("requested", "rendez-vous demandé"),
+                            ("scheduled", "rendez-vous fixé"),
+                            ("held", "rencontre tenue"),
+                            ("reported", "compte rendu"),
+                        ],
+                        default="assigned",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "contact_method",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("email", "courriel"),
+                            ("letter", "courrier"),
+                            ("phone", "téléphone"),
+                            ("visit", "passage à la permanence"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("contacted_at", models.DateTimeField(blank=True, null=True)),
+                ("requested_at", models.DateTimeField(blank=True, null=True)),
+                ("meeting_at", models.DateTimeField(blank=True, null=True)),
+                ("meeting_place", models.CharField(blank=True, max_length=300)),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("held", "rencontre tenue"),
+                            ("refused", "refusée"),
+                            ("no_answer", "pas de réponse"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("outcome_at", models.DateTimeField(blank=True, null=True)),
+                ("message_subject", models.CharField(blank=True, max_length=200)),
+                ("message_body", models.TextField(blank=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="territories.area",
+                    ),
+                ),
+                (
+                    "grant",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="network.grant",
+                    ),
+                ),
+                (
+                    "mandate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="territories.mandate",
+                    ),
+                ),
+                (
+                    "relay",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="assignments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="campaigns.campaign",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='MessageTemplate',
+            name="MessageTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chamber', models.CharField(choices=[('assembly', 'Assemblée nationale'), ('senate', 'Sénat')], max_length=10)),
-                ('subject', models.CharField(max_length=200)),
-                ('body', models.TextField()),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='templates', to='campaigns.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "chamber",
+                    models.CharField(
+                        choices=[("assembly", "Assemblée nationale"), ("senate", "Sénat")],
+                        max_length=10,
+                    ),
+                ),
+                ("subject", models.CharField(max_length=200)),
+                ("body", models.TextField()),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="templates",
+                        to="campaigns.campaign",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Report',
+            name="Report",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('held_on', models.DateField(blank=True, null=True)),
-                ('attendees', models.TextField(blank=True)),
-                ('commitments', models.TextField(blank=True)),
-                ('follow_up', models.TextField(blank=True)),
-                ('visibility', models.CharField(choices=[('internal', 'interne'), ('publishable', 'publiable')], default='internal', max_length=12)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('submitted_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('assignment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='report', to='campaigns.assignment')),
-                ('submitted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("held_on", models.DateField(blank=True, null=True)),
+                ("attendees", models.TextField(blank=True)),
+                ("commitments", models.TextField(blank=True)),
+                ("follow_up", models.TextField(blank=True)),
+                (
+                    "visibility",
+                    models.CharField(
+                        choices=[("internal", "interne"), ("publishable", "publiable")],
+                        default="internal",
+                        max_length=12,
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("submitted_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "assignment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="report",
+                        to="campaigns.assignment",
+                    ),
+                ),
+                (
+                    "submitted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ReportVersion',
+            name="ReportVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('data', models.JSONField()),
-                ('replaced_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('replaced_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('report', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='campaigns.report')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("data", models.JSONField()),
+                ("replaced_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "replaced_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "report",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="versions",
+                        to="campaigns.report",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RepresentativeContact',
+            name="RepresentativeContact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chamber', models.CharField(max_length=10)),
-                ('person_id', models.CharField(max_length=30)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('office_address', models.TextField(blank=True)),
-                ('source', models.CharField(max_length=300)),
-                ('checked_on', models.DateField()),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("chamber", models.CharField(max_length=10)),
+                ("person_id", models.CharField(max_length=30)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                ("office_address", models.TextField(blank=True)),
+                ("source", models.CharField(max_length=300)),
+                ("checked_on", models.DateField()),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Topic',
+            name="Topic",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('title', models.CharField(max_length=200, verbose_name='sujet')),
-                ('briefing', models.TextField(blank=True, verbose_name='note')),
-                ('asks', models.TextField(blank=True, verbose_name='demandes')),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='topics', to='campaigns.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                ("title", models.CharField(max_length=200, verbose_name="sujet")),
+                ("briefing", models.TextField(blank=True, verbose_name="note")),
+                ("asks", models.TextField(blank=True, verbose_name="demandes")),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="topics",
+                        to="campaigns.campaign",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'pk'],
+                "ordering": ["position", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Position',
+            name="Position",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stance', models.CharField(choices=[('supports', 'favorable'), ('neutral', 'neutre'), ('opposes', 'opposé'), ('unknown', 'inconnu')], default='unknown', max_length=10)),
-                ('quote', models.TextField(blank=True)),
-                ('note', models.TextField(blank=True)),
-                ('report', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='positions', to='campaigns.report')),
-                ('topic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='positions', to='campaigns.topic')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "stance",
+                    models.CharField(
+                        choices=[
+                            ("supports", "favorable"),
+                            ("neutral", "neutre"),
+                            ("opposes", "opposé"),
+                            ("unknown", "inconnu"),
+                        ],
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                ("quote", models.TextField(blank=True)),
+                ("note", models.TextField(blank=True)),
+                (
+                    "report",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="positions",
+                        to="campaigns.report",
+                    ),
+                ),
+                (
+                    "topic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="positions",
+                        to="campaigns.topic",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='assignment',
-            index=models.Index(fields=['campaign', 'stage'], name='campaigns_a_campaig_34e8c6_idx'),
+            model_name="assignment",
+            index=models.Index(fields=["campaign", "stage"], name="campaigns_a_campaig_34e8c6_idx"),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.UniqueConstraint(fields=('campaign', 'chamber', 'person_id'), name='one_assignment_per_representative'),
+            model_name="assignment",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "chamber", "person_id"),
+                name="one_assignment_per_representative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='messagetemplate',
-            constraint=models.UniqueConstraint(fields=('campaign', 'chamber'), name='one_template_per_chamber'),
+            model_name="messagetemplate",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "chamber"), name="one_template_per_chamber"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reportversion',
-            constraint=models.UniqueConstraint(fields=('report', 'version'), name='report_version'),
+            model_name="reportversion",
+            constraint=models.UniqueConstraint(fields=("report", "version"), name="report_version"),
         ),
         migrations.AddConstraint(
-            model_name='representativecontact',
-            constraint=models.UniqueConstraint(fields=('chamber', 'person_id'), name='one_contact_card'),
+            model_name="representativecontact",
+            constraint=models.UniqueConstraint(
+                fields=("chamber", "person_id"), name="one_contact_card"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='position',
-            constraint=models.UniqueConstraint(fields=('report', 'topic'), name='one_position_per_topic'),
+            model_name="position",
+            constraint=models.UniqueConstraint(
+                fields=("report", "topic"), name="one_position_per_topic"
+            ),
         ),
     ]
