@@ -1,0 +1,13 @@
+from django.urls import path
+
+from nextwork.campaigns import views
+
+app_name = "campaigns"
+
+urlpatterns = [
+    path("espace/actions/", views.my_actions, name="mine"),
+    path("espace/actions/<int:pk>/", views.assignment_page, name="assignment"),
+    path("espace/actions/fichiers/<int:pk>/", views.attachment_download, name="attachment"),
+    path("espace/campagnes/", views.campaign_list, name="list"),
+    path("espace/campagnes/<int:pk>/", views.campaign_dashboard, name="dashboard"),
+]
