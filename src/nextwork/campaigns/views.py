@@ -32,6 +32,8 @@ from nextwork.common.richtext import render as markdown
 from nextwork.network.models import Role
 from nextwork.network.permissions import current_grants
 from nextwork.territories import svg
+from nextwork.territories.lookup import get_engine
+from nextwork.territories.models import SENATE_KINDS, Area
 
 
 @login_required
@@ -281,6 +283,13 @@ def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     if campaign is None:
         raise Http404
     progress = selectors.progress(campaign, caller=request.user)
+    names = dict(
+        Area.objects.filter(
+            boundary_set_id=get_engine().boundary_set_id, kind__in=SENATE_KINDS
+        ).values_list("code", "name")
+    )
+    for row in progress["by_department"]:
+        row["name"] = names.get(row["code"], "")
     seats = dict(
         Assignment.objects.filter(campaign=campaign, chamber="assembly")
         .filter(selectors.assignment_scope(request.user))

@@ -84,7 +84,8 @@ class Area(models.Model):
 
     @property
     def display_name(self) -> str:
-        if self.kind == AreaKind.CONSTITUENCY:
+        # The importer stores seats already labelled ("Ain (1re circonscription)").
+        if self.kind == AreaKind.CONSTITUENCY and not self.name.endswith("circonscription)"):
             return constituency_label(self.name, self.code)
         return self.name
 
