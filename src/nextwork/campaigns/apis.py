@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 from ninja.security import django_auth
 from pydantic import Field
@@ -13,6 +13,7 @@ from nextwork.campaigns import selectors, services
 from nextwork.campaigns.models import Assignment, Campaign
 from nextwork.common.errors import Forbidden, NotFound
 from nextwork.network.apis import AUTH_ERRORS, ErrorOut
+from nextwork.network.models import Role
 from nextwork.network.permissions import current_grants
 
 router = Router(tags=["campaigns"])
@@ -290,3 +291,46 @@ def report_submit(request: HttpRequest, assignment_id: int, payload: ReportIn):
             for p in report.positions.order_by("topic_id")
         ],
     }
+
+
+def _report_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
+    if not current_grants(request.user, [Role.COORDINATOR, Role.STAFF]).exists():
+        raise Forbidden("The summary report is for coordinators and staff.", field=None)
+    campaign = _campaign_for(request, campaign_id)
+    if campaign.status == "draft":
+        raise NotFound("A draft has no report yet.", field="campaign_id")
+    return campaign
+
+
+@router.get(
+    "/campaigns/{campaign_id}/report.pdf",
+    response={200: None, **AUTH_ERRORS},
+    auth=django_auth,
+    summary="The summary report as PDF (publishable content only)",
+    openapi_extra={
+        "responses": {200: {"content": {"application/pdf": {"schema": {"type": "string"}}}}}
+    },
+)
+def campaign_report_pdf(request: HttpRequest, campaign_id: int):
+    from nextwork.campaigns import report
+
+    campaign = _report_campaign(request, campaign_id)
+    response = HttpResponse(report.pdf(campaign), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="journee-{campaign.pk}.pdf"'
+    return response
+
+
+@router.get(
+    "/campaigns/{campaign_id}/report.csv",
+    response={200: None, **AUTH_ERRORS},
+    auth=django_auth,
+    summary="One row per targeted representative (positions from publishable reports only)",
+    openapi_extra={"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
+)
+def campaign_report_csv(request: HttpRequest, campaign_id: int):
+    from nextwork.campaigns import report
+
+    campaign = _report_campaign(request, campaign_id)
+    response = HttpResponse(report.csv_text(campaign), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="journee-{campaign.pk}.csv"'
+    return response

@@ -10,4 +10,17 @@ urlpatterns = [
     path("espace/actions/fichiers/<int:pk>/", views.attachment_download, name="attachment"),
     path("espace/campagnes/", views.campaign_list, name="list"),
     path("espace/campagnes/<int:pk>/", views.campaign_dashboard, name="dashboard"),
+    path("espace/campagnes/<int:pk>/rapport/", views.campaign_report, name="report"),
+    path(
+        "espace/campagnes/<int:pk>/rapport.pdf",
+        views.campaign_report,
+        {"fmt": "pdf"},
+        name="report_pdf",
+    ),
+    path(
+        "espace/campagnes/<int:pk>/rapport.csv",
+        views.campaign_report,
+        {"fmt": "csv"},
+        name="report_csv",
+    ),
 ]

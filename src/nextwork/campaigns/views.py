@@ -327,3 +327,25 @@ def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
             "late": selectors.late_assignments(campaign, caller=request.user, limit=50),
         },
     )
+
+
+@login_required
+@require_GET
+def campaign_report(request: HttpRequest, pk: int, fmt: str = "html") -> HttpResponse:
+    """The summary report (publishable content only), for coordinators and staff."""
+    from nextwork.campaigns import report
+
+    _require_coordination(request.user)
+    campaign = selectors.visible_campaigns(request.user).filter(pk=pk).first()
+    if campaign is None or campaign.status == Status.DRAFT:
+        raise Http404
+    name = f"journee-{campaign.pk}"
+    if fmt == "pdf":
+        response = HttpResponse(report.pdf(campaign), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{name}.pdf"'
+        return response
+    if fmt == "csv":
+        response = HttpResponse(report.csv_text(campaign), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return response
+    return HttpResponse(report.html(campaign))
