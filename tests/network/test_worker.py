@@ -46,9 +46,12 @@ def test_the_worker_takes_today_s_snapshot_and_plans_tomorrow_s(registry, worker
     output = worker()
 
     assert "planned now: nextwork.network.tasks.daily_coverage_snapshot" in output
+    assert "planned now: nextwork.campaigns.tasks.daily_campaign_reminders" in output
     today = CoverageSnapshot.objects.get(day=timezone.localdate())
     assert today.total == 577
-    done = DBTaskResult.objects.get(status=TaskResultStatus.SUCCESSFUL)
+    done = DBTaskResult.objects.get(
+        status=TaskResultStatus.SUCCESSFUL, task_path=daily_coverage_snapshot.module_path
+    )
     assert done.return_value.endswith("/577 seats covered")
     # The next run is tomorrow (or today, before 00:05) at 00:05, Paris time.
     nxt = planned().get()
@@ -58,7 +61,7 @@ def test_the_worker_takes_today_s_snapshot_and_plans_tomorrow_s(registry, worker
     # A second start finds the run planned: nothing is doubled, nothing runs early.
     assert "planned now" not in worker()
     assert planned().count() == 1
-    assert DBTaskResult.objects.filter(status=TaskResultStatus.SUCCESSFUL).count() == 1
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.SUCCESSFUL).count() == 2
 
 
 def test_next_occurrence_is_the_next_local_time_of_day():

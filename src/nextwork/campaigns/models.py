@@ -43,6 +43,8 @@ class Campaign(models.Model):
     briefing = models.TextField(_("dossier"), blank=True)
     # What the organisation recommends, written by staff for the summary report.
     recommendations = models.TextField(_("recommandations"), blank=True)
+    # Days before the action when relays who have not acted yet get a reminder.
+    reminder_days = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     created_by = models.ForeignKey(
         Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -273,3 +275,38 @@ class RepresentativeContact(models.Model):
 
     def __str__(self) -> str:
         return f"contact of {self.chamber} {self.person_id}"
+
+
+class ContactLog(models.Model):
+    """An email sent to a representative through the platform (logged, rate-limited)."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="emails")
+    chamber = models.CharField(max_length=10)
+    person_id = models.CharField(max_length=30)
+    sent_by = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    subject = models.CharField(max_length=200)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["chamber", "person_id", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"email #{self.pk} to {self.chamber} {self.person_id}"
+
+
+class ReminderSent(models.Model):
+    """One reminder per assignment and offset: the task can run twice, relays hear once."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="+")
+    days_before = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "days_before"], name="one_reminder")
+        ]
+
+    def __str__(self) -> str:
+        return f"reminder J-{self.days_before} of assignment #{self.assignment_id}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import logging
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -18,12 +19,15 @@ from nextwork.campaigns.models import (
     Attachment,
     Campaign,
     Chambers,
+    ContactLog,
     ContactMethod,
     MessageTemplate,
     Outcome,
     Position,
+    ReminderSent,
     Report,
     ReportVersion,
+    RepresentativeContact,
     Stage,
     Stance,
     Status,
@@ -31,11 +35,15 @@ from nextwork.campaigns.models import (
     Visibility,
 )
 from nextwork.common.errors import Conflict, Forbidden, InvalidInput
+from nextwork.common.mail import send_after_commit
+from nextwork.common.ratelimit import RateLimited
 from nextwork.network import permissions
 from nextwork.network.models import Grant, Member, Role
 from nextwork.privacy.services import audit_record
 from nextwork.territories.lookup import get_engine
 from nextwork.territories.models import SENATE_KINDS, Area, AreaKind, Chamber, Mandate
+
+logger = logging.getLogger("nextwork.campaigns")
 
 # -- message templates -------------------------------------------------------------------------
 
@@ -576,3 +584,116 @@ def report_submit(*, assignment: Assignment, by: Member, data: ReportIn) -> Repo
     assignment.stage = Stage.REPORTED
     assignment.save(update_fields=["outcome", "outcome_at", "stage", "updated_at"])
     return report
+
+
+# -- writing to the representative through the platform -----------------------------------------
+
+# Emails one representative may receive through the platform in 24 hours, from all relays.
+REPRESENTATIVE_EMAILS_PER_DAY = 3
+
+
+def representative_email(assignment: Assignment) -> str:
+    card = RepresentativeContact.objects.filter(
+        chamber=assignment.chamber, person_id=assignment.person_id
+    ).first()
+    return (card.email if card and card.email else assignment.mandate.email) or ""
+
+
+@transaction.atomic
+def email_representative(*, assignment: Assignment, by: Member) -> ContactLog:
+    """Send the relay's message (or the filled template) to the representative, with the
+    relay's address as Reply-To; logged, and limited per representative."""
+    from django.core.mail import EmailMessage
+
+    assignment = (
+        Assignment.objects.select_for_update()
+        .select_related("campaign", "mandate", "area", "relay")
+        .get(pk=assignment.pk)
+    )
+    _require_relay(assignment, by)
+    _require_open(assignment)
+    to = representative_email(assignment)
+    if not to:
+        raise Conflict(
+            "No email address is known for this representative: staff can add one.",
+            field=None,
+            code="no_address",
+        )
+    since = timezone.now() - datetime.timedelta(days=1)
+    recent = ContactLog.objects.filter(
+        chamber=assignment.chamber, person_id=assignment.person_id, sent_at__gte=since
+    ).count()
+    if recent >= REPRESENTATIVE_EMAILS_PER_DAY:
+        raise RateLimited(
+            f"This representative already received {recent} emails through the platform "
+            "today: write tomorrow, or from your own mailbox.",
+        )
+    template = assignment.campaign.templates.filter(chamber=assignment.chamber).first()
+    values = template_values(assignment)
+    subject = assignment.message_subject or (
+        template_render(template.subject, values) if template else assignment.campaign.title
+    )
+    body = assignment.message_body or (template_render(template.body, values) if template else "")
+    if not body.strip():
+        raise InvalidInput("Write your message first.", field="body")
+    log = ContactLog.objects.create(
+        assignment=assignment,
+        chamber=assignment.chamber,
+        person_id=assignment.person_id,
+        sent_by=by,
+        subject=subject[:200],
+    )
+    message = EmailMessage(subject=subject, body=body, to=[to], reply_to=[by.email])
+    send_after_commit(message.send, what="representative email", ref=f"assignment #{assignment.pk}")
+    assignment.contact_method = ContactMethod.EMAIL
+    assignment.contacted_at = assignment.contacted_at or timezone.now()
+    assignment.stage = _stage(assignment)
+    assignment.save()
+    audit_record(
+        actor=by, action="campaign.email", details={"assignment": assignment.pk, "log": log.pk}
+    )
+    return log
+
+
+# -- reminders ---------------------------------------------------------------------------------
+
+
+def send_reminders(*, today: datetime.date | None = None) -> int:
+    """Email the relays who have not acted yet, on each of the campaign's reminder days.
+
+    Idempotent: a reminder is recorded before it is sent, once per assignment and offset.
+    """
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    today = today or timezone.localdate()
+    sent = 0
+    for campaign in Campaign.objects.filter(status=Status.OPEN):
+        days = (timezone.localtime(campaign.starts_at).date() - today).days
+        if days not in (campaign.reminder_days or []):
+            continue
+        late = Assignment.objects.filter(
+            campaign=campaign, stage=Stage.ASSIGNED, relay__isnull=False
+        ).select_related("relay", "mandate")
+        for assignment in late:
+            try:
+                with transaction.atomic():
+                    ReminderSent.objects.create(assignment=assignment, days_before=days)
+            except IntegrityError:
+                continue
+            url = f"{settings.NEXTWORK_SITE_URL}/espace/actions/{assignment.pk}/"
+            body = (
+                f"Bonjour {assignment.relay.first_name},\n\n"
+                f"La journée « {campaign.title} » a lieu dans {days} jour(s). Votre mission : "
+                f"{assignment.mandate.title} {assignment.mandate.full_name}. Le dossier, le "
+                f"message à adapter et la liste à cocher sont ici :\n{url}\n"
+            )
+            try:
+                send_mail(f"J-{days} : {campaign.title}", body, None, [assignment.relay.email])
+            except Exception as exc:  # one bad address does not stop the others
+                logger.error(
+                    "reminder not sent (assignment #%s): %s", assignment.pk, type(exc).__name__
+                )
+                continue
+            sent += 1
+    return sent

@@ -11,6 +11,12 @@ urlpatterns = [
     path("espace/campagnes/", views.campaign_list, name="list"),
     path("espace/campagnes/<int:pk>/", views.campaign_dashboard, name="dashboard"),
     path("espace/campagnes/<int:pk>/rapport/", views.campaign_report, name="report"),
+    path("espace/campagnes/<int:pk>/positions/", views.campaign_positions, name="positions"),
+    path(
+        "espace/elus/<str:chamber>/<str:person_id>/",
+        views.representative_page,
+        name="representative",
+    ),
     path(
         "espace/campagnes/<int:pk>/rapport.pdf",
         views.campaign_report,

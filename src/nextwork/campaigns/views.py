@@ -130,6 +130,12 @@ def assignment_page(request: HttpRequest, pk: int) -> HttpResponse:
                     body=request.POST.get("body", ""),
                 )
                 messages.success(request, _("Votre message est enregistré."))
+            elif action == "send":
+                services.email_representative(assignment=assignment, by=request.user)
+                messages.success(
+                    request,
+                    _("Message envoyé ; les réponses arriveront dans votre boîte aux lettres."),
+                )
             elif action == "checklist":
                 meeting_at = _local_input(request.POST.get("meeting_at", ""), zone)
                 services.checklist_update(
@@ -349,3 +355,35 @@ def campaign_report(request: HttpRequest, pk: int, fmt: str = "html") -> HttpRes
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         return response
     return HttpResponse(report.html(campaign))
+
+
+@login_required
+@require_GET
+def representative_page(request: HttpRequest, chamber: str, person_id: str) -> HttpResponse:
+    """Every interaction with one representative, within the caller's territory."""
+    from nextwork.campaigns import engagement
+
+    _require_coordination(request.user)
+    data = engagement.representative(
+        chamber, person_id, scope=selectors.assignment_scope(request.user)
+    )
+    if data is None:
+        raise Http404
+    return render(request, "campaigns/representative.html", {**data, "formula": engagement.FORMULA})
+
+
+@login_required
+@require_GET
+def campaign_positions(request: HttpRequest, pk: int) -> HttpResponse:
+    from nextwork.campaigns import engagement
+
+    _require_coordination(request.user)
+    campaign = selectors.visible_campaigns(request.user).filter(pk=pk).first()
+    if campaign is None:
+        raise Http404
+    topics = engagement.positions_summary(campaign, scope=selectors.assignment_scope(request.user))
+    return render(
+        request,
+        "campaigns/positions.html",
+        {"campaign": campaign, "topics": topics, "formula": engagement.FORMULA},
+    )
