@@ -335,3 +335,28 @@ def test_creating_and_opening_through_the_api(client, people):
     assert post(client, f"/api/v1/campaigns/{campaign_id}/open", {}).status_code == 409
     client.force_login(people["coord75"])
     assert post(client, "/api/v1/campaigns", {"title": "X", "starts_at": starts}).status_code == 403
+
+
+def test_attachments_through_the_api(client, people, campaign):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    url = f"/api/v1/campaigns/{campaign.pk}/attachments"
+    client.force_login(people["staff"])
+    ok = client.post(url, {"file": SimpleUploadedFile("kit.pdf", PDF, "application/pdf")})
+    assert ok.status_code == 201 and ok.json()["content_type"] == "application/pdf"
+    lying = client.post(url, {"file": SimpleUploadedFile("kit.pdf", _png(), "application/pdf")})
+    assert lying.status_code == 400 and "extension" in lying.json()["error"]["message"]
+    client.force_login(people["coord75"])
+    refused = client.post(url, {"file": SimpleUploadedFile("kit.pdf", PDF, "application/pdf")})
+    assert refused.status_code in (403, 404)
+    assert campaign.attachments.count() == 1
+
+
+def test_the_admin_refuses_unknown_template_variables(campaign):
+    from django.core.exceptions import ValidationError
+
+    template = campaign.templates.first()
+    template.body = "Bonjour {prenom}"
+    with pytest.raises(ValidationError) as excinfo:
+        template.full_clean()
+    assert "{prenom}" in str(excinfo.value)

@@ -1,5 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from nextwork.campaigns import services
 from nextwork.campaigns.models import (
     Assignment,
     Attachment,
@@ -9,6 +10,7 @@ from nextwork.campaigns.models import (
     RepresentativeContact,
     Topic,
 )
+from nextwork.common.errors import DomainError
 
 
 class TopicInline(admin.StackedInline):
@@ -39,6 +41,34 @@ class CampaignAdmin(admin.ModelAdmin):
     filter_horizontal = ["departments"]
     readonly_fields = ["status", "opened_at", "closed_at", "created_by", "created_at"]
     inlines = [TopicInline, TemplateInline, AttachmentInline]
+    actions = ["open_campaigns", "close_campaigns"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Ouvrir : créer les missions des relais")
+    def open_campaigns(self, request, queryset):
+        for campaign in queryset:
+            try:
+                report = services.campaign_open(campaign=campaign, by=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{campaign.title} : {exc.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"{campaign.title} : {report.assignments} missions, {report.with_relay} "
+                    f"avec un relais, {len(report.gaps)} sièges sans relais.",
+                )
+
+    @admin.action(description="Clore")
+    def close_campaigns(self, request, queryset):
+        for campaign in queryset:
+            try:
+                services.campaign_close(campaign=campaign, by=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{campaign.title} : {exc.message}", messages.ERROR)
 
 
 @admin.register(Assignment)

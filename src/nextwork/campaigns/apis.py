@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema, Status
+from ninja import File, Router, Schema, Status
+from ninja.files import UploadedFile
 from ninja.security import django_auth
 from pydantic import Field
 
@@ -334,3 +335,35 @@ def campaign_report_csv(request: HttpRequest, campaign_id: int):
     response = HttpResponse(report.csv_text(campaign), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="journee-{campaign.pk}.csv"'
     return response
+
+
+class AttachmentOut(Schema):
+    id: int
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@router.post(
+    "/campaigns/{campaign_id}/attachments",
+    response={201: AttachmentOut, 400: ErrorOut, **AUTH_ERRORS},
+    auth=django_auth,
+    summary="Add a file to the briefing kit (staff; PDF, PNG, JPEG or WebP, 10 MB at most)",
+)
+def attachment_add(request: HttpRequest, campaign_id: int, file: File[UploadedFile]):
+    campaign = _campaign_for(request, campaign_id)
+    services.attachment_size_check(file.size or 0)  # before reading a huge upload
+    attachment = services.attachment_add(
+        campaign=campaign, name=file.name or "fichier", data=file.read(), by=request.user
+    )
+    return Status(
+        201,
+        {
+            "id": attachment.pk,
+            "name": attachment.name,
+            "content_type": attachment.content_type,
+            "size": attachment.size,
+            "sha256": attachment.sha256,
+        },
+    )

@@ -118,6 +118,22 @@ class MessageTemplate(models.Model):
     def __str__(self) -> str:
         return f"template #{self.pk}"
 
+    def clean(self) -> None:
+        """The admin's forms refuse unknown variables as the service does."""
+        from django.core.exceptions import ValidationError
+
+        from nextwork.campaigns.services import template_check
+        from nextwork.common.errors import InvalidInput
+
+        errors = {}
+        for name in ("subject", "body"):
+            try:
+                template_check(getattr(self, name), field_name=name)
+            except InvalidInput as exc:
+                errors[name] = exc.message
+        if errors:
+            raise ValidationError(errors)
+
 
 class Stage(models.TextChoices):
     ASSIGNED = "assigned", _("assignée")

@@ -247,16 +247,20 @@ ATTACHMENT_TYPES = {
 }
 
 
+def attachment_size_check(size: int) -> None:
+    if size > MAX_ATTACHMENT_BYTES:
+        raise InvalidInput(
+            f"The file is {size / 2**20:.1f} MB; at most "
+            f"{MAX_ATTACHMENT_BYTES // 2**20} MB are accepted.",
+            field="file",
+        )
+
+
 def attachment_add(*, campaign: Campaign, name: str, data: bytes, by: Member) -> Attachment:
     _require_staff(by)
     if not data:
         raise InvalidInput("The file is empty.", field="file")
-    if len(data) > MAX_ATTACHMENT_BYTES:
-        raise InvalidInput(
-            f"The file is {len(data) / 2**20:.1f} MB; at most "
-            f"{MAX_ATTACHMENT_BYTES // 2**20} MB are accepted.",
-            field="file",
-        )
+    attachment_size_check(len(data))
     kind = filetype.guess(data)
     mime = kind.mime if kind else None
     if mime not in ATTACHMENT_TYPES:
