@@ -306,10 +306,14 @@ def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         .filter(selectors.assignment_scope(request.user))
         .values_list("area__code", flat=True)
     )
-    classes = {
-        code: "stage-gap" if code in gaps else MAP_CLASSES.get(stage, "stage-assigned")
-        for code, stage in seats.items()
-    }
+    # Seats outside the campaign (or the caller's territory) stay pale.
+    classes = dict.fromkeys(get_engine().seats, "stage-out")
+    classes.update(
+        {
+            code: "stage-gap" if code in gaps else MAP_CLASSES.get(stage, "stage-assigned")
+            for code, stage in seats.items()
+        }
+    )
     total = max(progress["total"], 1)
     funnel = [
         {
