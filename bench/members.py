@@ -155,6 +155,9 @@ def scratch_home(home: Path):
         name = connection.settings_dict["NAME"]
         connection.settings_dict["NAME"] = scratch / "nextwork.sqlite3"
         try:
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)  # a --home made by an older version
             yield scratch
         finally:
             connections.close_all()

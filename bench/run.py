@@ -97,11 +97,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--strict", action="store_true", help="exit with status 1 when a target is missed"
     )
+    import campaigns
     import members
 
     members.add_arguments(parser)
+    campaigns.add_arguments(parser)
     args = parser.parse_args(argv)
     members.finish_args(parser, args)
+    campaigns.finish_args(parser, args)
     sizes = (
         {
             "points": 100_000,
@@ -814,11 +817,12 @@ def main(argv=None) -> int:
             "grid_stats": engine.grid.stats,
         }
         rng = np.random.default_rng(args.seed)
-        if not args.members_only:
+        only = args.members_only or args.campaigns_only
+        if not only:
             bench_single(engine, args, rng, results)
             bench_bulk(engine, args, rng, results)
             bench_codes(engine, args, rng, results)
-        if not args.no_http and not args.members_only:
+        if not args.no_http and not only:
             from django.db import connections
 
             connections.close_all()
@@ -827,6 +831,10 @@ def main(argv=None) -> int:
             import members
 
             members.bench_members(engine, args, rng, results, home)
+        if args.campaigns_bench:
+            import campaigns
+
+            campaigns.bench_campaigns(engine, args, rng, results, home)
     finally:
         if temporary:
             shutil.rmtree(home, ignore_errors=True)
