@@ -92,3 +92,19 @@ def test_report_downloads_are_for_coordinators_and_staff(client, reported, peopl
     if status == 200:
         assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
         assert PRIVATE_QUOTE.encode() not in page.content
+
+
+def test_the_public_page_shows_what_happened_without_internal_words_or_relays(
+    client, reported, people
+):
+    campaign, _, _ = reported
+    assert client.get("/journees/").status_code == 200
+    page = client.get(f"/journees/{campaign.pk}/").content.decode()
+    assert "Je voterai l&#x27;amendement 12" in page
+    assert "hésite" not in page and "confidentielle" not in page
+    assert people["camille"].last_name not in page  # relays are never named
+    assert "75-02" in page and "Rencontre tenue" in page
+
+
+def test_a_draft_has_no_public_page(client, people, campaign):
+    assert client.get(f"/journees/{campaign.pk}/").status_code == 404

@@ -5,6 +5,8 @@ from nextwork.campaigns import views
 app_name = "campaigns"
 
 urlpatterns = [
+    path("journees/", views.public_list, name="public_list"),
+    path("journees/<int:pk>/", views.public_campaign, name="public"),
     path("espace/actions/", views.my_actions, name="mine"),
     path("espace/actions/<int:pk>/", views.assignment_page, name="assignment"),
     path("espace/actions/fichiers/<int:pk>/", views.attachment_download, name="attachment"),

@@ -19,6 +19,7 @@ from nextwork.campaigns import selectors, services
 from nextwork.campaigns.models import (
     Assignment,
     Attachment,
+    Campaign,
     ContactMethod,
     Outcome,
     RepresentativeContact,
@@ -390,4 +391,31 @@ def campaign_positions(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "campaigns/positions.html",
         {"campaign": campaign, "topics": topics, "formula": engagement.FORMULA},
+    )
+
+
+@require_GET
+def public_list(request: HttpRequest) -> HttpResponse:
+    campaigns = Campaign.objects.exclude(status=Status.DRAFT).order_by("-starts_at")[:50]
+    return render(request, "campaigns/public_list.html", {"campaigns": campaigns})
+
+
+@require_GET
+def public_campaign(request: HttpRequest, pk: int) -> HttpResponse:
+    """What happened, seat by seat: stages and publishable positions only, no relay's name."""
+    from nextwork.campaigns import report
+
+    campaign = Campaign.objects.exclude(status=Status.DRAFT).filter(pk=pk).first()
+    if campaign is None:
+        raise Http404
+    data = report.build(campaign)
+    seats = (
+        Assignment.objects.filter(campaign=campaign)
+        .select_related("area", "mandate")
+        .order_by("chamber", "area__code", "mandate__last_name")
+    )
+    return render(
+        request,
+        "campaigns/public_campaign.html",
+        {**data, "seats": seats, "description": markdown(campaign.description)},
     )
