@@ -2,7 +2,7 @@
 
 from django.http import HttpRequest
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from nextwork import __version__
@@ -26,6 +26,28 @@ def domain_error(request: HttpRequest, exc: DomainError):
 def unauthenticated(request: HttpRequest, exc: AuthenticationError):
     body = {"error": {"code": "unauthenticated", "message": "Log in first.", "field": None}}
     return api.create_response(request, body, status=401)
+
+
+# Django Ninja's own refusals, such as a session call without its CSRF token, in our format.
+HTTP_ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "invalid"}
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError):
+    message = str(exc.message)
+    if "CSRF" in message:
+        message = (
+            "CSRF check failed: with a session login, send the csrftoken cookie's value "
+            "in the X-CSRFToken header."
+        )
+    body = {
+        "error": {
+            "code": HTTP_ERROR_CODES.get(exc.status_code, "invalid"),
+            "message": message,
+            "field": None,
+        }
+    }
+    return api.create_response(request, body, status=exc.status_code)
 
 
 @api.exception_handler(NinjaValidationError)
