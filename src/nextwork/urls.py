@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("nextwork.network.urls")),
+    path("", include("nextwork.events.urls")),
     path("", include("nextwork.territories.urls")),
 ]
 handler404 = "nextwork.common.views.not_found"
