@@ -71,3 +71,4 @@ def validation_error(request: HttpRequest, exc: NinjaValidationError):
 
 api.add_router("", "nextwork.territories.apis.router")
 api.add_router("", "nextwork.network.apis.router")
+api.add_router("", "nextwork.events.apis.router")
