@@ -245,6 +245,6 @@ def test_members_only_events_are_hidden_from_visitors(client, make_event, people
 def test_english(client, make_event):
     event = make_event(capacity=5)
     page = client.get("/evenements/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Upcoming events" in page and "5 places left" in page
+    assert "Upcoming events" in page and "5 seats left" in page
     page = client.get(f"/evenements/{event.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Add to my calendar" in page and "Log in to take part" in page
