@@ -248,3 +248,19 @@ def test_english(client, make_event):
     assert "Upcoming events" in page and "5 seats left" in page
     page = client.get(f"/evenements/{event.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Add to my calendar" in page and "Log in to take part" in page
+
+
+def test_a_past_event_offers_no_answer(client, make_event, people):
+    import datetime
+
+    from django.utils import timezone
+
+    event = make_event()
+    past = timezone.now() - datetime.timedelta(days=1)
+    Event.objects.filter(pk=event.pk).update(
+        starts_at=past - datetime.timedelta(hours=2), ends_at=past
+    )
+    client.force_login(people["member"])
+    page = client.get(f"/evenements/{event.pk}/").content.decode()
+    assert "Cet événement a eu lieu." in page and "Je participe" not in page
+    assert "Rencontre des membres" not in client.get("/evenements/").content.decode()

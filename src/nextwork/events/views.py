@@ -121,6 +121,7 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "waiting_position": selectors.waiting_position(rsvp),
             "manages": selectors.may_manage(request.user, event),
             "started": event.starts_at <= timezone.now(),
+            "ended": event.ends_at <= timezone.now(),
             "zone_label": zones.zone_label(event.time_zone, event.starts_at),
             "campaign": event.campaign
             if event.campaign is not None and event.campaign.status != "draft"
