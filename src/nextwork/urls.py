@@ -11,6 +11,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("nextwork.network.urls")),
     path("", include("nextwork.campaigns.urls")),
+    path("", include("nextwork.events.urls")),
     path("", include("nextwork.territories.urls")),
 ]
 handler404 = "nextwork.common.views.not_found"

@@ -2,7 +2,7 @@
 
 from django.http import HttpRequest
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from nextwork import __version__
@@ -28,6 +28,28 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError):
     return api.create_response(request, body, status=401)
 
 
+# Django Ninja's own refusals, such as a session call without its CSRF token, in our format.
+HTTP_ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "invalid"}
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError):
+    message = str(exc.message)
+    if "CSRF" in message:
+        message = (
+            "CSRF check failed: with a session login, send the csrftoken cookie's value "
+            "in the X-CSRFToken header."
+        )
+    body = {
+        "error": {
+            "code": HTTP_ERROR_CODES.get(exc.status_code, "invalid"),
+            "message": message,
+            "field": None,
+        }
+    }
+    return api.create_response(request, body, status=exc.status_code)
+
+
 @api.exception_handler(NinjaValidationError)
 def validation_error(request: HttpRequest, exc: NinjaValidationError):
     first = exc.errors[0] if exc.errors else {}
@@ -50,3 +72,4 @@ def validation_error(request: HttpRequest, exc: NinjaValidationError):
 api.add_router("", "nextwork.territories.apis.router")
 api.add_router("", "nextwork.network.apis.router")
 api.add_router("", "nextwork.campaigns.apis.router")
+api.add_router("", "nextwork.events.apis.router")

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "nextwork.territories",
     "nextwork.network",
     "nextwork.campaigns",
+    "nextwork.events",
     "nextwork.privacy",
 ]
 
