@@ -333,6 +333,15 @@ def test_creating_and_opening_through_the_api(client, people):
     opened = post(client, f"/api/v1/campaigns/{campaign_id}/open", {})
     assert opened.status_code == 200 and opened.json()["assignments"] == 1
     assert post(client, f"/api/v1/campaigns/{campaign_id}/open", {}).status_code == 409
+    closed = post(client, f"/api/v1/campaigns/{campaign_id}/close", {})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert post(client, f"/api/v1/campaigns/{campaign_id}/close", {}).status_code == 409
+    too_many = post(
+        client,
+        "/api/v1/campaigns",
+        {"title": "R", "starts_at": starts, "reminder_days": [90]},
+    )
+    assert too_many.status_code == 400 and too_many.json()["error"]["field"] == "reminder_days"
     client.force_login(people["coord75"])
     assert post(client, "/api/v1/campaigns", {"title": "X", "starts_at": starts}).status_code == 403
 

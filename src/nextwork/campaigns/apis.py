@@ -44,6 +44,10 @@ class CampaignIn(Schema):
     )
     topics: list[TopicIn] = Field(default_factory=list)
     templates: list[TemplateIn] = Field(default_factory=list)
+    reminder_days: list[int] = Field(
+        default_factory=list,
+        description="Days before the action when relays who have not acted get a reminder.",
+    )
 
 
 class TopicOut(Schema):
@@ -118,6 +122,7 @@ def campaign_create(request: HttpRequest, payload: CampaignIn):
             departments=payload.departments,
             topics=[services.TopicIn(**t.dict()) for t in payload.topics],
             templates=[services.TemplateIn(**t.dict()) for t in payload.templates],
+            reminder_days=payload.reminder_days,
         ),
         by=request.user,
     )
@@ -140,6 +145,19 @@ class OpenOut(Schema):
 def campaign_open(request: HttpRequest, campaign_id: int):
     report = services.campaign_open(campaign=_campaign_for(request, campaign_id), by=request.user)
     return report.__dict__
+
+
+@router.post(
+    "/campaigns/{campaign_id}/close",
+    response={200: CampaignOut, **AUTH_ERRORS},
+    auth=django_auth,
+    summary="Close an open campaign: no new report; edits are kept as versions (staff)",
+)
+def campaign_close(request: HttpRequest, campaign_id: int):
+    campaign = services.campaign_close(
+        campaign=_campaign_for(request, campaign_id), by=request.user
+    )
+    return _campaign_out(campaign)
 
 
 class StepCounts(Schema):

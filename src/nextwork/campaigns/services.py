@@ -160,6 +160,7 @@ class CampaignIn:
     departments: list[str] = field(default_factory=list)
     topics: list[TopicIn] = field(default_factory=list)
     templates: list[TemplateIn] = field(default_factory=list)
+    reminder_days: list[int] = field(default_factory=list)
 
 
 def _require_staff(member: Member) -> None:
@@ -185,6 +186,11 @@ def _clean(data: CampaignIn) -> list[Area]:
     for text, name in ((data.description, "description"), (data.briefing, "briefing")):
         if len(text) > 50_000:
             raise InvalidInput(f"The {name} is limited to 50,000 characters.", field=name)
+    if any(not 0 <= d <= 60 for d in data.reminder_days) or len(data.reminder_days) > 10:
+        raise InvalidInput(
+            "Reminders are sent 0 to 60 days before the action, 10 at most.",
+            field="reminder_days",
+        )
     for topic in data.topics:
         if not topic.title.strip() or len(topic.title) > 200:
             raise InvalidInput(
@@ -218,6 +224,7 @@ def campaign_create(*, data: CampaignIn, by: Member) -> Campaign:
         starts_at=data.starts_at,
         time_zone=data.time_zone,
         chambers=data.chambers,
+        reminder_days=sorted(set(data.reminder_days), reverse=True),
         created_by=by,
     )
     campaign.departments.set(departments)
