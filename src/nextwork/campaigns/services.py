@@ -616,8 +616,9 @@ def email_representative(*, assignment: Assignment, by: Member) -> ContactLog:
     relay's address as Reply-To; logged, and limited per representative."""
     from django.core.mail import EmailMessage
 
+    # Lock the assignment row only: PostgreSQL refuses FOR UPDATE on the nullable relay join.
     assignment = (
-        Assignment.objects.select_for_update()
+        Assignment.objects.select_for_update(of=("self",))
         .select_related("campaign", "mandate", "area", "relay")
         .get(pk=assignment.pk)
     )
