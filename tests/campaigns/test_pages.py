@@ -92,3 +92,33 @@ def test_the_dashboard_is_for_coordinators_and_staff(client, people, opened, who
     if status == 200:
         page = response.content.decode()
         assert "stage-gap" in page and "Avancement" in page
+
+
+def test_staff_add_files_from_the_dashboard_and_relays_download_them(client, people, opened):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    campaign, _ = opened
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    client.force_login(people["coord75"])
+    client.post(
+        f"/espace/campagnes/{campaign.pk}/fichiers/",
+        {"file": SimpleUploadedFile("kit.pdf", pdf, "application/pdf")},
+    )
+    assert campaign.attachments.count() == 0  # coordinators do not change the kit
+    client.force_login(people["staff"])
+    client.post(
+        f"/espace/campagnes/{campaign.pk}/fichiers/",
+        {"file": SimpleUploadedFile("kit.pdf", pdf, "application/pdf")},
+    )
+    bad = client.post(
+        f"/espace/campagnes/{campaign.pk}/fichiers/",
+        {"file": SimpleUploadedFile("kit.pdf", b"plain text", "application/pdf")},
+        follow=True,
+    )
+    assert "Only PDF, PNG, JPEG and WebP" in bad.content.decode()
+    (kit,) = campaign.attachments.all()
+    client.force_login(people["camille"])
+    response = client.get(f"/espace/actions/fichiers/{kit.pk}/")
+    assert response.status_code == 200 and b"".join(response.streaming_content) == pdf
+    client.force_login(people["member"])  # no role: the campaign is not theirs
+    assert client.get(f"/espace/actions/fichiers/{kit.pk}/").status_code == 404

@@ -13,6 +13,7 @@ urlpatterns = [
     path("espace/campagnes/", views.campaign_list, name="list"),
     path("espace/campagnes/<int:pk>/", views.campaign_dashboard, name="dashboard"),
     path("espace/campagnes/<int:pk>/rapport/", views.campaign_report, name="report"),
+    path("espace/campagnes/<int:pk>/fichiers/", views.attachment_upload, name="upload"),
     path("espace/campagnes/<int:pk>/positions/", views.campaign_positions, name="positions"),
     path(
         "espace/elus/<str:chamber>/<str:person_id>/",

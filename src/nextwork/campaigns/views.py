@@ -31,7 +31,7 @@ from nextwork.campaigns.models import (
 from nextwork.common.errors import DomainError
 from nextwork.common.richtext import render as markdown
 from nextwork.network.models import Role
-from nextwork.network.permissions import current_grants
+from nextwork.network.permissions import current_grants, is_staff
 from nextwork.territories import svg
 from nextwork.territories.lookup import get_engine
 from nextwork.territories.models import SENATE_KINDS, Area
@@ -336,6 +336,8 @@ def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
             "countdown": {"days": days, "hours": seconds // 3600},
             "map_svg": svg.national_map(classes),
             "late": selectors.late_assignments(campaign, caller=request.user, limit=50),
+            "is_staff": is_staff(request.user),
+            "attachments": campaign.attachments.all(),
         },
     )
 
@@ -419,3 +421,25 @@ def public_campaign(request: HttpRequest, pk: int) -> HttpResponse:
         "campaigns/public_campaign.html",
         {**data, "seats": seats, "description": markdown(campaign.description)},
     )
+
+
+@login_required
+@require_http_methods(["POST"])
+def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff add a file to the briefing kit from the campaign's dashboard."""
+    campaign = selectors.visible_campaigns(request.user).filter(pk=pk).first()
+    if campaign is None:
+        raise Http404
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise services.InvalidInput("Choose a file.", field="file")
+        services.attachment_size_check(upload.size or 0)
+        services.attachment_add(
+            campaign=campaign, name=upload.name, data=upload.read(), by=request.user
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Fichier ajouté au dossier."))
+    return redirect("campaigns:dashboard", pk=campaign.pk)
