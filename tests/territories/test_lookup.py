@@ -331,3 +331,32 @@ def test_postcode_alone_as_an_address(engine):
     result = locate(q=" 48000 ")
     assert result["precision"] == "postcode"
     assert codes(result) == ["48-01"]
+
+
+@pytest.mark.parametrize(
+    ("postcode", "seats"),
+    [
+        ("97500", ["975-01"]),  # Saint-Pierre-et-Miquelon
+        ("97133", ["977-01"]),  # Saint-Barthélemy
+        ("97150", ["977-01"]),  # Saint-Martin votes with Saint-Barthélemy
+        ("98600", ["986-01"]),  # Wallis-et-Futuna
+        ("98800", ["988-01", "988-02"]),  # Nouméa
+        ("98713", ["987-01", "987-02", "987-03"]),  # Papeete, missing from the postcode data
+    ],
+)
+def test_collectivities_without_communes_answer_with_their_seats(engine, postcode, seats):
+    result = engine.locate_postcode(postcode)
+    assert [c["code"] for c in result["candidates"]] == seats
+    assert result["ambiguous"] == (len(seats) > 1)
+    assert result["precision"] == "postcode"
+
+
+def test_other_unknown_postcodes_stay_unknown(engine):
+    with pytest.raises(NotFound):
+        engine.locate_postcode("99999")
+
+
+def test_an_address_in_a_collectivity_finds_its_seats_without_a_geocoder(registry, settings):
+    settings.NEXTWORK_GEOCODER_URL = None
+    result = locate(q="Mairie, place Jacques Chirac, 98713 Papeete")
+    assert [c["code"] for c in result["candidates"]] == ["987-01", "987-02", "987-03"]

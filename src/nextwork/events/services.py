@@ -116,43 +116,17 @@ def place_resolve(place: Place) -> ResolvedPlace:
     )
 
 
-# Postcodes of Saint-Barthélemy and Saint-Martin, which share the seat 977-01.
-NORTHERN_ISLANDS = {"97133": "977", "97150": "977"}
-
-
 def _locate(address: str, country: str) -> dict:
     """The lookup's answer for the place (its country, for an event abroad)."""
     try:
         result = lookup.locate(country=country) if country else lookup.locate(q=address)
     except DomainError as exc:  # bad input here, named as the form names it
         raise InvalidInput(exc.message, field={"q": "address"}.get(exc.field, exc.field)) from exc
-    if not result["candidates"] and not country:
-        result = _collectivity_seats(address) or result
     if not result["candidates"]:
         raise InvalidInput(
             "No constituency is known for this place: check the postcode.", field="address"
         )
     return result
-
-
-def _collectivity_seats(address: str) -> dict | None:
-    """The seats of an overseas collectivity (Saint-Pierre-et-Miquelon, Polynesia, New
-    Caledonia…) from its postcode: the registry has no communes there, so the lookup finds
-    the postcode but no seat."""
-    engine = lookup.get_engine()
-    postcodes = [p for p in lookup.POSTCODE_IN_TEXT.findall(address) if p in engine.postcodes]
-    if not postcodes or engine.postcodes[postcodes[-1]]:
-        return None
-    postcode = postcodes[-1]
-    prefix = NORTHERN_ISLANDS.get(postcode, postcode[:3])
-    seats = sorted(code for code in engine.seats if code.rsplit("-", 1)[0] == prefix)
-    if not seats:
-        return None
-    return {
-        "precision": "postcode",
-        "ambiguous": len(seats) > 1,
-        "candidates": [engine.candidate(code, None) for code in seats],
-    }
 
 
 # -- input checks --------------------------------------------------------------------------

@@ -83,6 +83,22 @@ class Precision:
     COUNTRY = "country"
 
 
+# Postcodes of the overseas collectivities whose communes the data does not list, with the
+# collectivity whose seats they belong to (Saint-Martin votes with Saint-Barthélemy: 977-01).
+COLLECTIVITY_POSTCODES = {
+    "975": "975",
+    "986": "986",
+    "987": "987",
+    "988": "988",
+    "97133": "977",
+    "97150": "977",
+}
+
+
+def collectivity_of_postcode(postcode: str) -> str | None:
+    return COLLECTIVITY_POSTCODES.get(postcode[:5]) or COLLECTIVITY_POSTCODES.get(postcode[:3])
+
+
 def shown(value: Any, limit: int = 40) -> str:
     """An input echoed in an error message, cut short: errors never carry a whole payload."""
     text = repr(value)
@@ -220,6 +236,9 @@ class Engine:
                 field="postcode",
             )
         communes = self.postcodes.get(postcode)
+        collectivity = collectivity_of_postcode(postcode)
+        if not communes and collectivity:
+            return self._collectivity_seats(collectivity)
         if communes is None:
             raise NotFound(f"The postcode {postcode} is unknown.", field="postcode")
         shares = self._weighted_shares(communes)
@@ -228,6 +247,20 @@ class Engine:
             Precision.POSTCODE,
             candidates,
             communes=[self.commune_ref(code) for code in communes],
+        )
+
+    def _collectivity_seats(self, collectivity: str) -> dict:
+        """The seats of an overseas collectivity whose communes the registry does not hold."""
+        seats = sorted(code for code in self.seats if code.startswith(collectivity + "-"))
+        return self.result(
+            Precision.POSTCODE,
+            [self.candidate(seat, round(1 / len(seats), 4)) for seat in seats],
+            warnings=[
+                "The registry holds no communes here: every seat of the collectivity is a "
+                "candidate."
+            ]
+            if len(seats) > 1
+            else [],
         )
 
     def locate_commune(self, code: str) -> dict:
@@ -611,11 +644,15 @@ def locate_address(engine: Engine, q: str) -> dict:
 
 
 def _offline_address(engine: Engine, text: str, warnings: list[str]) -> dict:
-    postcodes = [p for p in POSTCODE_IN_TEXT.findall(text) if p in engine.postcodes]
+    postcodes = [
+        p
+        for p in POSTCODE_IN_TEXT.findall(text)
+        if p in engine.postcodes or collectivity_of_postcode(p)
+    ]
     words = normalise(POSTCODE_IN_TEXT.sub(" ", text))
     if postcodes:
         postcode = postcodes[-1]
-        communes = engine.postcodes[postcode]
+        communes = engine.postcodes.get(postcode, [])
         named = [c for c in communes if _names_in(engine.units[c]["name"], words)]
         if len(named) == 1:
             result = engine.locate_commune(named[0])
