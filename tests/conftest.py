@@ -126,6 +126,15 @@ def page(browser, site_server):
     context.close()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (rate limits, cached counts)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 # -- the cast of the permission tests (network, campaigns, events) ------------------------------
 
 _numbers = itertools.count(1)

@@ -127,13 +127,39 @@ def coverage() -> dict:
     }
 
 
-def members_per_seat() -> dict[str, int]:
-    """Confirmed members by constituency (a count, never names)."""
-    return dict(
-        MemberLocation.objects.filter(valid_to__isnull=True, member__confirmed_at__isnull=False)
-        .values_list("constituency__code")
-        .annotate(n=Count("id"))
-        .values_list("constituency__code", "n")
+# The national count joins every current location to its member: about 0.5 s with a million
+# members (docs/benchmarks.md). Dashboards may show it up to this many seconds old.
+MEMBERS_PER_SEAT_TTL = 60
+
+
+def members_per_seat(codes: set[str] | None = None) -> dict[str, int]:
+    """Confirmed members by constituency (a count, never names).
+
+    With ``codes`` (a coordinator's seats), counted now through the seat index; without, the
+    national count, kept ``MEMBERS_PER_SEAT_TTL`` seconds in the cache.
+    """
+    from django.core.cache import cache
+
+    def count(rows) -> dict[str, int]:
+        return dict(
+            rows.values_list("constituency__code")
+            .annotate(n=Count("id"))
+            .values_list("constituency__code", "n")
+        )
+
+    current = MemberLocation.objects.filter(
+        valid_to__isnull=True, member__confirmed_at__isnull=False
+    )
+    if codes is not None:
+        engine = get_engine()
+        return count(
+            current.filter(
+                constituency__boundary_set_id=engine.boundary_set_id,
+                constituency__code__in=sorted(codes),
+            )
+        )
+    return cache.get_or_set(
+        "network:members_per_seat", lambda: count(current), MEMBERS_PER_SEAT_TTL
     )
 
 
@@ -436,9 +462,10 @@ def recruitment_gaps(*, caller=None, limit: int = 50) -> list[dict]:
     Scoped like everything else: a coordinator sees the gaps of their territory, staff all.
     """
     statuses = seat_statuses()
-    members = members_per_seat()
     engine = get_engine()
     allowed = None if caller is None else _codes_in_scope(caller)
+    national = allowed is None or len(allowed) == len(statuses)
+    members = members_per_seat() if national else members_per_seat(allowed)
     gaps = [
         {
             "code": code,
