@@ -128,10 +128,14 @@ def page(browser, site_server):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with an empty cache (rate limits, cached counts)."""
+    """Each test starts with empty caches (rate limits, cached counts, seats' departments:
+    rolled-back areas may give their ids to new ones on SQLite)."""
     from django.core.cache import cache
 
+    from nextwork.network.models import _seat_department
+
     cache.clear()
+    _seat_department.cache_clear()
     yield
 
 

@@ -6,6 +6,7 @@ grants on an area, current while ``valid_to`` is empty (DESIGN.md §2).
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -122,8 +123,14 @@ class MemberLocation(models.Model):
         # A seat always lies in one department: keep the two consistent (bulk writers, which
         # bypass save(), set both themselves).
         if self.constituency_id is not None:
-            self.department_id = self.constituency.parent_id
+            self.department_id = _seat_department(self.constituency_id)
         super().save(*args, **kwargs)
+
+
+@functools.lru_cache(maxsize=8192)
+def _seat_department(seat_id: int) -> int | None:
+    """A seat's parent area; an area row never changes parent, so this is safe to remember."""
+    return Area.objects.filter(pk=seat_id).values_list("parent_id", flat=True).first()
 
 
 class Role(models.TextChoices):
