@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("nextwork.network.urls")),
     path("", include("nextwork.campaigns.urls")),
     path("", include("nextwork.events.urls")),
+    path("", include("nextwork.messaging.urls")),
     path("", include("nextwork.territories.urls")),
 ]
 handler404 = "nextwork.common.views.not_found"

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "nextwork.network",
     "nextwork.campaigns",
     "nextwork.events",
+    "nextwork.messaging",
     "nextwork.privacy",
 ]
 
