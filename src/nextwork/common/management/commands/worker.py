@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 class Command(BaseCommand):
     help = (
-        "Run background tasks (daily coverage snapshot, and what later capabilities queue) "
+        "Run background tasks (messages to send, reminders, daily coverage snapshot) "
         "from the database queue; run one beside `nextwork serve`."
     )
 
@@ -26,8 +26,12 @@ class Command(BaseCommand):
             raise CommandError("--interval must be between 0 and 3600 seconds.")
         from nextwork.common.schedule import ensure_planned
 
+        from nextwork.messaging.tasks import resume_stalled
+
         for path in ensure_planned():
             self.stdout.write(f"planned now: {path}")
+        for message_id in resume_stalled():  # a worker died while sending: take over
+            self.stdout.write(f"resuming message #{message_id}")
         if not batch:
             self.stdout.write("nextwork worker is running (Ctrl+C stops it)")
             self.stdout.flush()

@@ -1,0 +1,601 @@
+"""Handing messages over, exactly once per recipient, whatever happens to the senders.
+
+How a message goes out (``send_message`` runs in a worker, as a task):
+
+1. **Materialise** (once, idempotent): the audience is evaluated now (a saved segment is
+   re-evaluated at send time) and one ``Delivery`` row is inserted per recipient. The unique
+   (message, member) pair is the idempotency key: running this twice inserts nothing new.
+2. **Claim** a batch: one UPDATE … RETURNING moves due rows to ``claimed`` with this sender's
+   id and a lease. On PostgreSQL the candidate rows are locked with SKIP LOCKED, so two
+   workers never claim the same row; on SQLite the statement holds the write lock.
+3. For each claimed row, in order, each step committed on its own:
+   - **hand-over starts**: ``claimed → handing`` only if the member may still receive this
+     channel and type (the consent check is in the same UPDATE: an unsubscribe committed
+     before this instant is always respected); otherwise ``skipped``;
+   - the message is handed to the SMTP server or the SMS provider;
+   - **hand-over done**: ``handing → sent`` (or back to ``queued`` with a backoff on a
+     temporary failure, or ``failed`` on a permanent one).
+4. A sender that dies leaves rows ``claimed`` (never handed: another sender takes them when
+   the lease ends) and at most one row ``handing`` per connection (the one in flight). Whether
+   the server accepted that one cannot be known; it is handed over again with the **same
+   Message-ID** (mail systems drop a second copy with the same id) and marked
+   ``handed_twice`` so the statistics say how often this happened. That single in-flight
+   message per dead sender is the only place where exactly-once depends on the receiver.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import random
+import smtplib
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from nextwork.messaging import render
+from nextwork.messaging.consent import address_hash, reachable_q
+from nextwork.messaging.errors import PermanentFailure, SendFailure, TemporaryFailure
+from nextwork.messaging.models import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Message,
+    MessageStatus,
+    Preferences,
+    Suppression,
+)
+from nextwork.network.models import Member, MemberLocation
+
+logger = logging.getLogger("nextwork.messaging")
+
+UNSUBSCRIBE_SALT = "nextwork.messaging.unsubscribe"
+BATCH = 200
+INSERT_CHUNK = 5000
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+# -- 1. materialise -----------------------------------------------------------------------------
+
+
+def materialise(message: Message) -> int:
+    """Insert one delivery per recipient (idempotent); the number of recipients."""
+    from nextwork.messaging.services import message_audience
+
+    member_ids = message_audience(message).order_by().values_list("pk", flat=True)
+    digest_ids: set[int] = set()
+    if not message.is_alert:
+        digest_ids = set(
+            Preferences.objects.filter(weekly_digest=True).values_list("member_id", flat=True)
+        )
+    batch: list[Delivery] = []
+    for member_id in member_ids.iterator(chunk_size=INSERT_CHUNK):
+        status = DeliveryStatus.DIGEST if member_id in digest_ids else DeliveryStatus.QUEUED
+        batch.append(Delivery(message_id=message.pk, member_id=member_id, status=status))
+        if len(batch) >= INSERT_CHUNK:
+            Delivery.objects.bulk_create(batch, ignore_conflicts=True)
+            batch = []
+    if batch:
+        Delivery.objects.bulk_create(batch, ignore_conflicts=True)
+    total = Delivery.objects.filter(message=message).count()
+    Message.objects.filter(pk=message.pk).update(recipients=total)
+    return total
+
+
+# -- 2. claim -----------------------------------------------------------------------------------
+
+
+def _db_now(value: datetime.datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def claim(message_id: int, sender: str, *, limit: int | None = None) -> list[tuple[int, int, bool]]:
+    """Claim up to ``limit`` due deliveries: (delivery id, member id, interrupted hand-over)."""
+    limit = limit or _setting("NEXTWORK_SEND_BATCH", BATCH)
+    now = timezone.now()
+    lease = now + datetime.timedelta(seconds=_setting("NEXTWORK_SEND_LEASE", 120))
+    table = Delivery._meta.db_table
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    due = (
+        "(status = %s AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
+        " OR (status IN (%s, %s) AND lease_until < %s)"
+    )
+    due_params = [
+        DeliveryStatus.QUEUED, _db_now(now),
+        DeliveryStatus.CLAIMED, DeliveryStatus.HANDING, _db_now(now),
+    ]  # fmt: skip
+    sql = (  # the table name and fixed clauses only: every value is a parameter
+        f"UPDATE {table} SET handed_twice = (handed_twice OR status = %s), status = %s, "  # noqa: S608
+        f"claimed_by = %s, lease_until = %s "
+        f"WHERE id IN (SELECT id FROM {table} WHERE message_id = %s AND ({due}) "
+        f"ORDER BY id LIMIT %s{lock}) AND ({due}) "
+        f"RETURNING id, member_id, handed_twice"
+    )
+    params = [
+        DeliveryStatus.HANDING, DeliveryStatus.CLAIMED, sender, _db_now(lease),
+        message_id, *due_params, limit, *due_params,
+    ]  # fmt: skip
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return sorted((row[0], row[1], bool(row[2])) for row in rows)
+
+
+# -- 3. hand over -------------------------------------------------------------------------------
+
+
+def _start_handover(delivery_id: int, sender: str, message: Message) -> bool:
+    """``claimed → handing`` when the member may still receive it; else ``skipped``.
+
+    One UPDATE: a consent withdrawn before it commits is respected, one withdrawn after it
+    concerns a message already on its way.
+    """
+    lease = timezone.now() + datetime.timedelta(seconds=_setting("NEXTWORK_SEND_LEASE", 120))
+    reachable = Member.objects.filter(reachable_q(message.channel, message.message_type))
+    updated = Delivery.objects.filter(
+        pk=delivery_id,
+        claimed_by=sender,
+        status=DeliveryStatus.CLAIMED,
+        member__in=reachable.values("pk"),
+    ).update(status=DeliveryStatus.HANDING, lease_until=lease)
+    if updated:
+        return True
+    Delivery.objects.filter(
+        pk=delivery_id, claimed_by=sender, status=DeliveryStatus.CLAIMED
+    ).update(status=DeliveryStatus.SKIPPED, error="no current consent", lease_until=None)
+    return False
+
+
+def _done(delivery_id: int, provider_id: str) -> None:
+    Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.HANDING).update(
+        status=DeliveryStatus.SENT, sent_at=timezone.now(), provider_id=provider_id[:120],
+        lease_until=None, error="",
+    )  # fmt: skip
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> datetime.timedelta:
+    """Exponential backoff with jitter (base × 2^(attempts−1), capped), or the provider's
+    own Retry-After when it is longer."""
+    base = _setting("NEXTWORK_SEND_RETRY_BASE", 30.0)
+    cap = _setting("NEXTWORK_SEND_RETRY_MAX", 3600.0)
+    delay = min(cap, base * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
+    return datetime.timedelta(seconds=max(delay, retry_after or 0))
+
+
+def _failed(delivery_id: int, failure: SendFailure) -> str:
+    """Record a failed hand-over: retried later when temporary, final when permanent."""
+    row = Delivery.objects.filter(pk=delivery_id).values("attempts").first()
+    attempts = (row or {}).get("attempts", 0) + 1
+    error = f"{failure.code} {failure.reason}".strip()[:200]
+    max_attempts = _setting("NEXTWORK_SEND_MAX_ATTEMPTS", 8)
+    if isinstance(failure, TemporaryFailure) and attempts < max_attempts:
+        retry_after = getattr(failure, "retry_after", None)
+        Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.HANDING).update(
+            status=DeliveryStatus.QUEUED, attempts=attempts, error=error, claimed_by="",
+            lease_until=None, next_attempt_at=timezone.now() + backoff(attempts, retry_after),
+        )  # fmt: skip
+        return "retry"
+    if isinstance(failure, TemporaryFailure):
+        error = f"gave up after {attempts} attempts: {error}"[:200]
+    Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.HANDING).update(
+        status=DeliveryStatus.FAILED, attempts=attempts, error=error, lease_until=None
+    )
+    return "failed"
+
+
+def _release(delivery_ids: Iterable[int], sender: str) -> None:
+    """Give back claimed rows this sender will not hand over now (connection lost)."""
+    Delivery.objects.filter(
+        pk__in=list(delivery_ids), claimed_by=sender, status=DeliveryStatus.CLAIMED
+    ).update(status=DeliveryStatus.QUEUED, claimed_by="", lease_until=None)
+
+
+# -- what each recipient gets -------------------------------------------------------------------
+
+
+@dataclass
+class Recipient:
+    delivery_id: int
+    member_id: int
+    public_id: uuid.UUID
+    email: str
+    phone: str
+    tracking: bool
+    values: dict[str, str]
+    interrupted: bool = False
+
+
+def unsubscribe_token(delivery_id: int) -> str:
+    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign(str(delivery_id))
+
+
+def unsubscribe_url(delivery_id: int) -> str:
+    return f"{settings.NEXTWORK_SITE_URL}/desinscription/{unsubscribe_token(delivery_id)}/"
+
+
+def _preferences_url(member) -> str:
+    try:
+        from nextwork.messaging.preferences import preferences_url
+    except ImportError:  # the preferences page is not installed: the site's own page
+        return f"{settings.NEXTWORK_SITE_URL}/espace/preferences/"
+    return preferences_url(member)
+
+
+class _Deputies:
+    """The current deputy of each seat, read once per sender."""
+
+    def __init__(self):
+        from nextwork.territories.models import Chamber, Mandate
+
+        self.by_seat = {
+            area_id: f"{first} {last}"
+            for area_id, first, last in Mandate.objects.filter(
+                chamber=Chamber.ASSEMBLY, end__isnull=True, area__boundary_set__active=True
+            ).values_list("area_id", "first_name", "last_name")
+        }
+
+
+def recipients(claimed: list[tuple[int, int, bool]], deputies: _Deputies) -> list[Recipient]:
+    member_ids = [m for _d, m, _i in claimed]
+    members = {
+        row["pk"]: row
+        for row in Member.objects.filter(pk__in=member_ids).values(
+            "pk", "public_id", "email", "phone", "first_name", "last_name", "preferences__tracking"
+        )
+    }
+    places = {
+        row["member_id"]: row
+        for row in MemberLocation.objects.filter(
+            member_id__in=member_ids, valid_to__isnull=True
+        ).values("member_id", "constituency_id", "constituency__code", "department__name")
+    }
+    out = []
+    for delivery_id, member_id, interrupted in claimed:
+        member = members.get(member_id)
+        if member is None:  # erased since: nothing to send
+            continue
+        place = places.get(member_id, {})
+        out.append(
+            Recipient(
+                delivery_id=delivery_id,
+                member_id=member_id,
+                public_id=member["public_id"],
+                email=member["email"],
+                phone=member["phone"],
+                tracking=bool(member["preferences__tracking"]),
+                interrupted=interrupted,
+                values={
+                    "first_name": member["first_name"],
+                    "last_name": member["last_name"],
+                    "constituency": place.get("constituency__code") or "",
+                    "department": place.get("department__name") or "",
+                    "deputy": deputies.by_seat.get(place.get("constituency_id"), ""),
+                },
+            )
+        )
+    return out
+
+
+class EmailChannel:
+    """Builds each recipient's email and hands it to Django's email backend, one connection
+    for a whole batch (SMTP by default; an anymail provider when configured)."""
+
+    def __init__(self, message: Message):
+        self.message = message
+        self.subject = render.Compiled.of(message.subject)
+        self.html = render.Compiled.of(message.body_html) if message.body_html else None
+        self.text = render.Compiled.of(
+            message.body_text or render.text_from_html(message.body_html)
+        )
+        self.organisation = settings.NEXTWORK_ORGANISATION
+        self.domain = settings.NEXTWORK_SITE_URL.split("://")[-1].split("/")[0] or "localhost"
+        self.domain = self.domain.split(":")[0]
+        self.connection = None
+
+    def open(self) -> None:
+        self.connection = get_connection(fail_silently=False)
+        try:
+            self.connection.open()
+        except (OSError, smtplib.SMTPException) as exc:
+            self.connection = None
+            raise TemporaryFailure("connect", type(exc).__name__) from exc
+
+    def close(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except (OSError, smtplib.SMTPException):
+                logger.debug("closing a broken connection failed")
+            self.connection = None
+
+    def build(self, recipient: Recipient) -> EmailMultiAlternatives:
+        unsubscribe = unsubscribe_url(recipient.delivery_id)
+        values = {
+            **recipient.values,
+            "unsubscribe_url": unsubscribe,
+            "preferences_url": _preferences_url(recipient),
+        }
+        links = {
+            "unsubscribe_url": unsubscribe,
+            "preferences_url": values["preferences_url"],
+            "organisation": self.organisation,
+        }
+        text = self.text.fill(values) + render.footer_text(**links)
+        email = EmailMultiAlternatives(
+            subject=self.subject.fill(values).replace("\n", " "),
+            body=text,
+            to=[recipient.email],
+            headers={
+                # The same id for the same (message, member), even when handed over again.
+                "Message-ID": f"<nw.{self.message.pk}.{recipient.delivery_id}@{self.domain}>",
+                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "List-Id": f"<{self.message.message_type}.{self.domain}>",
+                "Precedence": "bulk",
+                "Auto-Submitted": "auto-generated",
+            },
+            connection=self.connection,
+        )
+        if self.html is not None:
+            html = self.html.fill(values, html=True)
+            if recipient.tracking:
+                try:
+                    from nextwork.messaging.tracking import instrument_html
+                except ImportError:
+                    pass
+                else:
+                    html = instrument_html(html, _DeliveryRef(recipient.delivery_id))
+            email.attach_alternative(html + render.footer_html(**links), "text/html")
+        return email
+
+    def send(self, recipient: Recipient) -> str:
+        if self.connection is None:
+            self.open()
+        email = self.build(recipient)
+        try:
+            email.send()
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reason = next(iter(exc.recipients.values()), (550, b""))
+            raise _smtp_failure(code, reason) from None
+        except smtplib.SMTPResponseException as exc:
+            raise _smtp_failure(exc.smtp_code, exc.smtp_error) from None
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.close()
+            raise TemporaryFailure("connection", type(exc).__name__) from None
+        status = getattr(email, "anymail_status", None)
+        provider_id = getattr(status, "message_id", None) if status is not None else None
+        return str(provider_id or email.extra_headers["Message-ID"])
+
+
+class _DeliveryRef:
+    """What tracking needs of a delivery without loading it."""
+
+    def __init__(self, pk: int):
+        self.pk = self.id = pk
+
+
+def _smtp_failure(code: int, reason) -> SendFailure:
+    text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+    # SMTP replies may quote the address: keep only the code and the first words.
+    text = " ".join(w for w in text.split()[:8] if "@" not in w)
+    if 400 <= int(code) < 500:
+        return TemporaryFailure(f"smtp {code}", text)
+    return PermanentFailure(f"smtp {code}", text)
+
+
+class SmsChannel:
+    """Fills the text and hands it to the configured SMS provider (``messaging.sms``)."""
+
+    def __init__(self, message: Message):
+        from nextwork.messaging.sms.base import get_provider
+
+        self.message = message
+        self.text = render.Compiled.of(message.body_text)
+        stop = _setting("NEXTWORK_SMS_STOP_TEXT", None)
+        self.stop = _("STOP au numéro de l'expéditeur") if stop is None else stop
+        self.provider = get_provider()
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        close = getattr(self.provider, "close", None)
+        if close is not None:
+            close()
+
+    def send(self, recipient: Recipient) -> str:
+        body = self.text.fill(recipient.values).rstrip()
+        if self.stop:
+            body = f"{body}\n{self.stop}"
+        return self.provider.send(
+            to=recipient.phone, body=body, reference=f"nw.{self.message.pk}.{recipient.delivery_id}"
+        )
+
+
+def channel_for(message: Message):
+    return EmailChannel(message) if message.channel == Channel.EMAIL else SmsChannel(message)
+
+
+class Pacer:
+    """Keeps one sender under the provider's rate (messages per second; 0 = no limit)."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate and rate > 0 else 0.0
+        self.next_at = time.monotonic()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        if self.next_at > now:
+            time.sleep(self.next_at - now)
+        self.next_at = max(self.next_at, now) + self.interval
+
+
+def _suppressed(message: Message, batch: list[Recipient]) -> set[int]:
+    """Deliveries whose address is on the suppression list."""
+    hashes = {
+        r.delivery_id: address_hash(
+            message.channel, r.email if message.channel == Channel.EMAIL else r.phone
+        )
+        for r in batch
+    }
+    blocked = set(
+        Suppression.objects.filter(
+            channel=message.channel, address_hash__in=set(hashes.values())
+        ).values_list("address_hash", flat=True)
+    )
+    return {d for d, h in hashes.items() if h in blocked}
+
+
+@dataclass
+class RunReport:
+    sent: int = 0
+    skipped: int = 0
+    retried: int = 0
+    failed: int = 0
+    handed_twice: int = 0
+
+
+def send_message(message_id: int, *, sender: str | None = None, max_batches: int | None = None):
+    """Hand a queued message over to its recipients, as one sender among possibly several.
+
+    Returns a ``RunReport``. Safe to run twice, at once or after a crash: claims decide who
+    sends what, and the delivery rows remember what was handed over.
+    """
+    sender = sender or f"{socket.gethostname()[:20]}-{uuid.uuid4().hex[:12]}"
+    message = Message.objects.get(pk=message_id)
+    report = RunReport()
+    if message.status in (MessageStatus.DRAFT, MessageStatus.CANCELLED):
+        return report
+    if message.status == MessageStatus.QUEUED:
+        with transaction.atomic():
+            locked = Message.objects.select_for_update().get(pk=message_id)
+            if locked.status == MessageStatus.QUEUED:
+                materialise(locked)
+                Message.objects.filter(pk=message_id).update(status=MessageStatus.SENDING)
+        message.refresh_from_db()
+    channel = channel_for(message)
+    rate_name = "NEXTWORK_EMAIL_RATE" if message.channel == Channel.EMAIL else "NEXTWORK_SMS_RATE"
+    pacer = Pacer(_setting(rate_name, 0))
+    deputies = _Deputies()
+    batches = 0
+    try:
+        while max_batches is None or batches < max_batches:
+            claimed = claim(message_id, sender)
+            if not claimed:
+                break
+            batches += 1
+            _hand_over_batch(message, channel, claimed, sender, deputies, pacer, report)
+    finally:
+        channel.close()
+    finish_if_done(message_id)
+    return report
+
+
+def _hand_over_batch(message, channel, claimed, sender, deputies, pacer, report) -> None:
+    batch = recipients(claimed, deputies)
+    blocked = _suppressed(message, batch)
+    pending = [r.delivery_id for r in batch]
+    for position, recipient in enumerate(batch):
+        pending = [r.delivery_id for r in batch[position:]]
+        if recipient.delivery_id in blocked:
+            Delivery.objects.filter(
+                pk=recipient.delivery_id, claimed_by=sender, status=DeliveryStatus.CLAIMED
+            ).update(status=DeliveryStatus.SKIPPED, error="suppressed address", lease_until=None)
+            report.skipped += 1
+            continue
+        if not _start_handover(recipient.delivery_id, sender, message):
+            report.skipped += 1
+            continue
+        report.handed_twice += recipient.interrupted
+        pacer.wait()
+        try:
+            provider_id = channel.send(recipient)
+        except TemporaryFailure as failure:
+            report.retried += _failed(recipient.delivery_id, failure) == "retry"
+            if failure.code in ("connect", "connection"):
+                # The server is gone for now: give back the rest of the batch untouched.
+                _release(pending[1:], sender)
+                _schedule_retry(message.pk, backoff(1, getattr(failure, "retry_after", None)))
+                return
+            continue
+        except PermanentFailure as failure:
+            _failed(recipient.delivery_id, failure)
+            report.failed += 1
+            logger.info("delivery #%s failed: %s", recipient.delivery_id, failure.code)
+            continue
+        _done(recipient.delivery_id, provider_id)
+        report.sent += 1
+
+
+def _schedule_retry(message_id: int, delay: datetime.timedelta) -> None:
+    from nextwork.messaging.tasks import send_message_task
+
+    message = Message.objects.filter(pk=message_id).values("priority").first()
+    transaction.on_commit(
+        lambda: send_message_task.using(
+            run_after=timezone.now() + delay, priority=(message or {}).get("priority", 0)
+        ).enqueue(message_id)
+    )
+
+
+def finish_if_done(message_id: int) -> bool:
+    """Mark the message sent when no delivery is waiting; else plan the next due retry."""
+    waiting = Delivery.objects.filter(
+        message_id=message_id,
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED, DeliveryStatus.HANDING],
+    )
+    if not waiting.exists():
+        Message.objects.filter(pk=message_id, status=MessageStatus.SENDING).update(
+            status=MessageStatus.SENT, finished_at=timezone.now()
+        )
+        return True
+    next_due = (
+        waiting.filter(status=DeliveryStatus.QUEUED, next_attempt_at__isnull=False)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if next_due is not None and not waiting.exclude(status=DeliveryStatus.QUEUED).exists():
+        _schedule_retry(message_id, max(next_due - timezone.now(), datetime.timedelta(0)))
+    return False
+
+
+def stalled_messages() -> list[int]:
+    """Messages being sent with rows nobody holds any more (a sender died): to resume."""
+    now = timezone.now()
+    return list(
+        Message.objects.filter(status=MessageStatus.SENDING)
+        .filter(
+            pk__in=Delivery.objects.filter(
+                status__in=[DeliveryStatus.CLAIMED, DeliveryStatus.HANDING], lease_until__lt=now
+            ).values("message_id")
+        )
+        .values_list("pk", flat=True)
+    ) + list(
+        Message.objects.filter(status=MessageStatus.SENDING)
+        .exclude(
+            pk__in=Delivery.objects.filter(
+                status__in=[DeliveryStatus.CLAIMED, DeliveryStatus.HANDING]
+            ).values("message_id")
+        )
+        .filter(
+            pk__in=Delivery.objects.filter(status=DeliveryStatus.QUEUED)
+            .filter(next_attempt_at__isnull=True)
+            .values("message_id")
+        )
+        .values_list("pk", flat=True)
+    )
