@@ -69,6 +69,35 @@ SETTINGS: dict[str, Setting] = {
             "DEFAULT_FROM_EMAIL", "Sender address of the platform's emails.", "nextwork@localhost"
         ),
         Setting("NEXTWORK_SIGNUP_RATE", "Sign-ups accepted per address and hour.", "10"),
+        Setting(
+            "NEXTWORK_SMS_PROVIDER",
+            "SMS provider: console (prints a redacted line), file (a JSON-lines outbox for "
+            "development), twilio, or the dotted path of an SmsProvider class.",
+            "console",
+        ),
+        Setting(
+            "NEXTWORK_SMS_FILE",
+            "Outbox of the file SMS provider (holds numbers and texts: development only). "
+            "Unset: NEXTWORK_HOME/sms-outbox.jsonl.",
+        ),
+        Setting(
+            "NEXTWORK_SMS_PRICE_PER_SEGMENT",
+            "Price in euros of one SMS segment, for cost estimates before a send.",
+            "0.045",
+        ),
+        Setting("NEXTWORK_SMS_TIMEOUT", "Seconds to wait for the SMS provider's API.", "10"),
+        Setting("TWILIO_ACCOUNT_SID", "Twilio account SID (AC...), for the twilio SMS provider."),
+        Setting(
+            "TWILIO_AUTH_TOKEN",
+            "Twilio auth token: authenticates the API calls and checks the webhooks' "
+            "X-Twilio-Signature. Secret.",
+        ),
+        Setting("TWILIO_FROM", "Sender of the SMS: a Twilio number in E.164 or a sender ID."),
+        Setting(
+            "TWILIO_MESSAGING_SERVICE_SID",
+            "Twilio Messaging Service SID (MG...), used instead of TWILIO_FROM when set.",
+        ),
+        Setting("TWILIO_API_URL", "Base URL of Twilio's REST API.", "https://api.twilio.com"),
     ]
 }
 
