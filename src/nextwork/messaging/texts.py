@@ -1,0 +1,46 @@
+"""The texts a member agrees to outside the sign-up: community news, the SMS opt-in, the
+preferences page. Each is stored as a versioned ``ConsentText`` the first time it is used, so
+that the ledger says which wording was agreed to.
+
+A new wording is a new version: never edit a text in place once it has been used.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from nextwork.network.models import ConsentText
+
+COMMUNITY_NEWS_V1_FR = """\
+En rejoignant une communauté, j'accepte de recevoir par courriel les nouvelles des communautés \
+dont je suis membre. Je peux retirer cet accord à tout moment depuis mes préférences ou depuis \
+le lien de désinscription présent dans chaque message."""
+
+SMS_V1_FR = """\
+J'accepte de recevoir par SMS les appels à l'action et les alertes de {organisation}. \
+Je peux retirer cet accord à tout moment depuis mes préférences ou en répondant STOP."""
+
+PREFERENCES_V1_FR = """\
+Sur la page « Mes préférences », je choisis, type par type et canal par canal (courriel, SMS), \
+les messages que {organisation} peut m'envoyer. Chaque choix peut être changé à tout moment, \
+sur cette page ou depuis le lien de désinscription présent dans chaque message."""
+
+# kind -> (current version, French body)
+TEXTS = {
+    "community_news": (1, COMMUNITY_NEWS_V1_FR),
+    "sms": (1, SMS_V1_FR),
+    "preferences": (1, PREFERENCES_V1_FR),
+}
+
+
+def consent_text(kind: str) -> ConsentText:
+    """The current version of a text, created on first use."""
+    version, body = TEXTS[kind]
+    found = ConsentText.objects.filter(kind=kind, version=version, language="fr").first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return ConsentText.objects.create(kind=kind, version=version, language="fr", body=body)
+    except IntegrityError:  # created at the same moment by another request
+        return ConsentText.objects.get(kind=kind, version=version, language="fr")
