@@ -24,3 +24,11 @@ urlpatterns += [
     ),
     path("espace/preferences/", preference_views.preferences, name="preferences"),
 ]
+
+# SMS: Twilio's webhooks (sms/webhooks.py), authenticated by their X-Twilio-Signature.
+from nextwork.messaging.sms import webhooks as sms_webhooks  # noqa: E402
+
+urlpatterns += [
+    path("sms/twilio/inbound/", sms_webhooks.inbound, name="sms-twilio-inbound"),
+    path("sms/twilio/status/", sms_webhooks.status, name="sms-twilio-status"),
+]
