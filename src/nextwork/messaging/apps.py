@@ -6,3 +6,6 @@ class MessagingConfig(AppConfig):
     name = "nextwork.messaging"
     label = "messaging"
     verbose_name = _("Messagerie")
+
+    def ready(self):
+        import nextwork.messaging.registration  # noqa: F401  (sign-up consents)

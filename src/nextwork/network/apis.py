@@ -69,6 +69,11 @@ class SignupIn(Schema):
         None, max_length=10, description="The choice among candidates when the place is ambiguous."
     )
     consent_version: int = Field(description="Version of the sign-up text the person agreed to.")
+    sms_opt_in: bool = Field(
+        False,
+        description="The person ticked the optional SMS box (calls to action and alerts); "
+        "needs a phone.",
+    )
     website: str | None = Field(None, description="Leave empty.")
 
 
@@ -114,6 +119,7 @@ def signup(request: HttpRequest, payload: SignupIn):
         consent_version=payload.consent_version,
         source=ConsentSource.API,
         honeypot=payload.website or "",
+        sms_opt_in=payload.sms_opt_in,
     )
     return Status(201, {"id": public_id})
 

@@ -29,6 +29,7 @@ from nextwork.network.models import (
     MemberLocation,
     normalise_email,
 )
+from nextwork.network.signals import member_registered
 from nextwork.territories import lookup
 from nextwork.territories.models import Area, AreaKind
 
@@ -149,8 +150,11 @@ def member_register(
     consent_version: int,
     source: str,
     phone: str | None = None,
+    sms_opt_in: bool = False,
 ) -> uuid.UUID:
     """Register a member (inactive until confirmed); answer the same for a known address.
+
+    ``sms_opt_in`` is the optional, unticked box asking for SMS: it needs a phone number.
 
     Returns an opaque id: the new member's public id, or a random one for a known address, so
     the answer never tells whether the address exists.
@@ -165,6 +169,10 @@ def member_register(
     first_name = _clean_name(first_name, "first_name")
     last_name = _clean_name(last_name, "last_name")
     phone = clean_phone(phone)
+    if sms_opt_in and not phone:
+        raise InvalidInput(
+            "Give a phone number to receive SMS, or untick the SMS box.", field="sms_opt_in"
+        )
     text = current_signup_text()
     if consent_version != text.version:
         raise InvalidInput(
@@ -191,6 +199,9 @@ def member_register(
         return uuid.uuid4()
     _set_location(member, result, chosen, postcode=location.postcode or "")
     Consent.objects.create(member=member, text=text, source=source)
+    member_registered.send(
+        sender=Member, member=member, text=text, source=source, sms_opt_in=sms_opt_in
+    )
     send_after_commit(
         _send_confirmation, member, what="confirmation mail", ref=f"member #{member.pk}"
     )

@@ -115,6 +115,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 consent_version=version,
                 source=ConsentSource.SITE,
                 honeypot=form["website"],
+                sms_opt_in=form["sms_opt_in"] == "on",
             )
         except DomainError as exc:
             candidates = _form_error(exc, errors)
@@ -138,6 +139,7 @@ SIGNUP_FIELDS = (
     "country",
     "constituency",
     "website",
+    "sms_opt_in",
 )
 
 
