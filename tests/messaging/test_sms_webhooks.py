@@ -153,6 +153,15 @@ def test_a_second_stop_writes_nothing_more(twilio_post, texter):
 
 
 @pytest.mark.django_db
+def test_twilio_advanced_opt_out_keywords_are_honoured(twilio_post, texter):
+    # An organisation may configure its own keywords on a Twilio Messaging Service.
+    params = inbound_params("NON MERCI") | {"OptOutType": "STOP"}
+    assert twilio_post(INBOUND, params).status_code == 200
+    assert sms_consents(texter) == {"campaign": False, "alert": False}
+    assert consent.is_suppressed("sms", PHONE)
+
+
+@pytest.mark.django_db
 def test_a_reply_that_is_not_a_stop_changes_nothing(twilio_post, texter):
     response = twilio_post(INBOUND, inbound_params("Stop à la réforme, on sera là samedi !"))
     assert response.status_code == 200

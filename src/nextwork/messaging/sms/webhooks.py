@@ -92,7 +92,9 @@ def inbound(request: HttpRequest, params: QueryDict) -> None:
     """A reply to one of our numbers: STOP-like replies withdraw SMS consent; others are
     ignored (replies are not kept: they may say anything about the person)."""
     sender = params.get("From", "")
-    if sender and is_stop(params.get("Body", "")):
+    # A Messaging Service with Advanced Opt-Out says itself that its keywords matched.
+    opted_out = params.get("OptOutType", "").upper() == "STOP"
+    if sender and (opted_out or is_stop(params.get("Body", ""))):
         handle_stop(phone=sender, source="twilio")
 
 
