@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "ninja",
     "django_tasks",
     "django_tasks_db",
+    "anymail",
     "nextwork.common",
     "nextwork.territories",
     "nextwork.network",
@@ -184,6 +185,8 @@ def _email() -> dict:
     if not url:
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
     parts = urlsplit(url)
+    if parts.scheme.startswith("anymail+"):
+        return _anymail_email(parts)
     if parts.scheme not in ("smtp", "smtp+tls", "smtps"):
         raise env.ConfigurationError(f"EMAIL_URL: unknown scheme {parts.scheme!r}.")
     return {
@@ -197,4 +200,37 @@ def _email() -> dict:
     }
 
 
-globals().update(_email())
+def _anymail_email(parts) -> dict:
+    """anymail+ESP://API_KEY[:SECRET_KEY]@host/path?option=value: django-anymail's backend for
+    the ESP; the host and path become its API URL, each query option its ``ESP_OPTION``."""
+    import importlib.util
+    import re
+    from urllib.parse import parse_qsl, unquote
+
+    esp = parts.scheme.removeprefix("anymail+")
+    known = re.fullmatch(r"[a-z_]+", esp) and not esp.startswith("base")
+    if not known or not importlib.util.find_spec(f"anymail.backends.{esp}"):
+        raise env.ConfigurationError(
+            f"EMAIL_URL: django-anymail has no {esp!r} backend (mailgun, postmark, sendgrid, "
+            "brevo, mailjet, …)."
+        )
+    prefix = esp.upper()
+    options = {f"{prefix}_{key.upper()}": value for key, value in parse_qsl(parts.query)}
+    if parts.username:
+        options[f"{prefix}_API_KEY"] = unquote(parts.username)
+    if parts.password:
+        options[f"{prefix}_SECRET_KEY"] = unquote(parts.password)
+    if parts.hostname:
+        port = f":{parts.port}" if parts.port else ""
+        options[f"{prefix}_API_URL"] = f"https://{parts.hostname}{port}{parts.path}"
+    return {"EMAIL_BACKEND": f"anymail.backends.{esp}.EmailBackend", "ANYMAIL": options}
+
+
+_EMAIL = _email()
+# django-anymail: the provider's options from EMAIL_URL, and what its webhooks must prove.
+ANYMAIL = _EMAIL.pop("ANYMAIL", {})
+if env.get("ANYMAIL_WEBHOOK_SECRET"):
+    ANYMAIL["WEBHOOK_SECRET"] = env.get_list("ANYMAIL_WEBHOOK_SECRET")
+if env.get("MAILGUN_WEBHOOK_SIGNING_KEY"):
+    ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = env.get("MAILGUN_WEBHOOK_SIGNING_KEY")
+globals().update(_EMAIL)

@@ -63,7 +63,20 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "EMAIL_URL",
             "Outgoing mail: smtp://user:pass@host:port (smtp+tls:// for "
-            "STARTTLS). Unset: messages are printed on the console.",
+            "STARTTLS), or a provider through django-anymail: "
+            "anymail+ESP://API_KEY@api.host/path?option=value (for example "
+            "anymail+mailgun://KEY@api.eu.mailgun.net/v3?sender_domain=mg.example.org). "
+            "Unset: messages are printed on the console.",
+        ),
+        Setting(
+            "ANYMAIL_WEBHOOK_SECRET",
+            "user:password the email provider's webhooks must send (HTTP basic auth) to "
+            "/webhooks/email/; several, comma-separated, while rotating.",
+        ),
+        Setting(
+            "MAILGUN_WEBHOOK_SIGNING_KEY",
+            "Mailgun's HTTP webhook signing key: the signature of every Mailgun webhook is "
+            "checked with it. Unset: the API key of EMAIL_URL is used.",
         ),
         Setting(
             "DEFAULT_FROM_EMAIL", "Sender address of the platform's emails.", "nextwork@localhost"
