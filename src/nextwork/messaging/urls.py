@@ -1,11 +1,14 @@
 from django.urls import path
 
-from nextwork.messaging import views
+from nextwork.messaging import tracking_views, views
 
 app_name = "messaging"
 
 urlpatterns = [
     path("desinscription/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    # Opens and clicks, recorded only for members who allow it (tracking.py).
+    path("m/c/<str:token>/", tracking_views.click, name="track_click"),
+    path("m/o/<str:token>.gif", tracking_views.open_pixel, name="track_open"),
 ]
 
 # Communities and the member's preferences (community_views.py, preference_views.py).
