@@ -9,6 +9,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Email providers' webhooks (django-anymail): /webhooks/email/<esp>/tracking/
+    path("webhooks/email/", include("anymail.urls")),
     path("", include("nextwork.network.urls")),
     path("", include("nextwork.campaigns.urls")),
     path("", include("nextwork.events.urls")),

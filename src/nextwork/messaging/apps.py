@@ -8,4 +8,9 @@ class MessagingConfig(AppConfig):
     verbose_name = _("Messagerie")
 
     def ready(self):
+        from anymail.signals import tracking
+
         import nextwork.messaging.registration  # noqa: F401  (sign-up consents)
+        from nextwork.messaging import webhooks
+
+        tracking.connect(webhooks.on_tracking, dispatch_uid="nextwork.messaging.webhooks")
