@@ -87,8 +87,9 @@ def test_the_email_has_both_parts_personal_values_and_rfc8058_headers(
     ana = audience["agreed"][0]
     (email,) = [m for rcpts, m in inbox.messages if ana.email in rcpts]
     assert email["Subject"] == f"Des nouvelles pour {ana.first_name}"
-    unsubscribe = re.fullmatch(r"<(https://reseau\.example\.org/desinscription/[^>]+/)>",
-                               email["List-Unsubscribe"])  # fmt: skip
+    unsubscribe = re.fullmatch(
+        r"<(https://reseau\.example\.org/desinscription/[^>]+/)>", email["List-Unsubscribe"]
+    )
     assert unsubscribe
     assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     row = Delivery.objects.get(message=message, member=ana)
@@ -120,15 +121,19 @@ def test_unsubscribe_link_works_once_and_forgeries_are_refused(
 
     # The mail client's one-click POST: no session, no CSRF token, only the signed token.
     answer = client.post(
-        path, data="List-Unsubscribe=One-Click",
+        path,
+        data="List-Unsubscribe=One-Click",
         content_type="application/x-www-form-urlencoded",
-    )  # fmt: skip
+    )
     assert answer.status_code == 200
     assert consent.current_consents(ana)[("email", "newsletter")] is False
     assert consent.current_consents(ana)[("email", "alert")] is True  # only this type
     event = ConsentEvent.objects.filter(member=ana).latest("at")
-    assert (event.given, event.how, event.message_type) == (False, ConsentHow.UNSUBSCRIBE,
-                                                           "newsletter")  # fmt: skip
+    assert (event.given, event.how, event.message_type) == (
+        False,
+        ConsentHow.UNSUBSCRIBE,
+        "newsletter",
+    )
     # Used once: a second POST changes nothing and says so.
     again = client.post(path)
     assert again.status_code == 409
@@ -207,8 +212,9 @@ def test_unsubscribed_mid_send_receives_nothing_after(
     assert first.sent == 1
     waiting = Delivery.objects.filter(message=message, status=DeliveryStatus.QUEUED)
     leaver = waiting.first().member
-    consent.consent_set(member=leaver, channel="email", message_type="newsletter", given=False,
-                        how=ConsentHow.SITE)  # fmt: skip
+    consent.consent_set(
+        member=leaver, channel="email", message_type="newsletter", given=False, how=ConsentHow.SITE
+    )
     rest = delivery.send_message(message.pk)
     assert (rest.sent, rest.skipped) == (1, 1)
     assert leaver.email not in {r for rcpts, _m in inbox.messages for r in rcpts}
@@ -223,9 +229,13 @@ def test_a_claimed_delivery_is_not_handed_over_after_consent_is_withdrawn(people
     claimed = delivery.claim(message.pk, "sender-a")
     assert len(claimed) == 3
     delivery_id, member_id, _ = claimed[0]
-    consent.consent_set(member=audience["agreed"][0].__class__.objects.get(pk=member_id),
-                        channel="email", message_type="newsletter", given=False,
-                        how=ConsentHow.SITE)  # fmt: skip
+    consent.consent_set(
+        member=audience["agreed"][0].__class__.objects.get(pk=member_id),
+        channel="email",
+        message_type="newsletter",
+        given=False,
+        how=ConsentHow.SITE,
+    )
     assert delivery._start_handover(delivery_id, "sender-a", message) is False
     assert Delivery.objects.get(pk=delivery_id).status == DeliveryStatus.SKIPPED
     # Another sender cannot start a hand-over of rows it did not claim.

@@ -61,7 +61,13 @@ def test_the_worker_takes_today_s_snapshot_and_plans_tomorrow_s(registry, worker
     # A second start finds the run planned: nothing is doubled, nothing runs early.
     assert "planned now" not in worker()
     assert planned().count() == 1
-    assert DBTaskResult.objects.filter(status=TaskResultStatus.SUCCESSFUL).count() == 2
+    done = DBTaskResult.objects.filter(status=TaskResultStatus.SUCCESSFUL)
+    assert sorted(done.values_list("task_path", flat=True)) == [
+        "nextwork.campaigns.tasks.daily_campaign_reminders",
+        "nextwork.messaging.tasks.sweep_stalled",  # looks for stalled sends at each start
+        "nextwork.messaging.tasks.weekly_digest",
+        "nextwork.network.tasks.daily_coverage_snapshot",
+    ]
 
 
 def test_next_occurrence_is_the_next_local_time_of_day():

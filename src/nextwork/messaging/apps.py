@@ -11,6 +11,6 @@ class MessagingConfig(AppConfig):
         from anymail.signals import tracking
 
         import nextwork.messaging.registration  # noqa: F401  (sign-up consents)
-        from nextwork.messaging import webhooks
+        from nextwork.messaging import tasks, webhooks  # noqa: F401  (tasks: weekly digest)
 
         tracking.connect(webhooks.on_tracking, dispatch_uid="nextwork.messaging.webhooks")

@@ -39,6 +39,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -149,7 +150,7 @@ def _start_handover(delivery_id: int, sender: str, message: Message) -> bool:
         claimed_by=sender,
         status=DeliveryStatus.CLAIMED,
         member__in=reachable.values("pk"),
-    ).update(status=DeliveryStatus.HANDING, lease_until=lease)
+    ).update(status=DeliveryStatus.HANDING, lease_until=lease, attempts=F("attempts") + 1)
     if updated:
         return True
     Delivery.objects.filter(
@@ -177,7 +178,7 @@ def backoff(attempts: int, retry_after: float | None = None) -> datetime.timedel
 def _failed(delivery_id: int, failure: SendFailure) -> str:
     """Record a failed hand-over: retried later when temporary, final when permanent."""
     row = Delivery.objects.filter(pk=delivery_id).values("attempts").first()
-    attempts = (row or {}).get("attempts", 0) + 1
+    attempts = (row or {}).get("attempts", 0)  # counted when the hand-over started
     error = f"{failure.code} {failure.reason}".strip()[:200]
     max_attempts = _setting("NEXTWORK_SEND_MAX_ATTEMPTS", 8)
     if isinstance(failure, TemporaryFailure) and attempts < max_attempts:
@@ -333,7 +334,7 @@ class EmailChannel:
             "organisation": self.organisation,
         }
         text = self.text.fill(values) + render.footer_text(**links)
-        email = EmailMultiAlternatives(
+        email = BulkEmail(
             subject=self.subject.fill(values).replace("\n", " "),
             body=text,
             to=[recipient.email],
@@ -377,6 +378,16 @@ class EmailChannel:
         status = getattr(email, "anymail_status", None)
         provider_id = getattr(status, "message_id", None) if status is not None else None
         return str(provider_id or email.extra_headers["Message-ID"])
+
+
+class BulkEmail(EmailMultiAlternatives):
+    """An email whose header lines are not folded below RFC 5322's 998 characters: a folded
+    List-Unsubscribe URL gets encoded, and mail clients would not find it."""
+
+    def message(self):
+        message = super().message()
+        message.policy = message.policy.clone(max_line_length=998)
+        return message
 
 
 class _DeliveryRef:
@@ -575,27 +586,19 @@ def finish_if_done(message_id: int) -> bool:
 
 
 def stalled_messages() -> list[int]:
-    """Messages being sent with rows nobody holds any more (a sender died): to resume."""
+    """Messages being sent that have due rows and no live sender (one died, or a retry is
+    due): to resume. A wrong guess only starts one more sender, which claims nothing twice."""
     now = timezone.now()
+    due = Delivery.objects.filter(
+        Q(status=DeliveryStatus.QUEUED, next_attempt_at__isnull=True)
+        | Q(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now)
+        | Q(status__in=[DeliveryStatus.CLAIMED, DeliveryStatus.HANDING], lease_until__lt=now)
+    )
+    live = Delivery.objects.filter(
+        status__in=[DeliveryStatus.CLAIMED, DeliveryStatus.HANDING], lease_until__gte=now
+    )
     return list(
-        Message.objects.filter(status=MessageStatus.SENDING)
-        .filter(
-            pk__in=Delivery.objects.filter(
-                status__in=[DeliveryStatus.CLAIMED, DeliveryStatus.HANDING], lease_until__lt=now
-            ).values("message_id")
-        )
-        .values_list("pk", flat=True)
-    ) + list(
-        Message.objects.filter(status=MessageStatus.SENDING)
-        .exclude(
-            pk__in=Delivery.objects.filter(
-                status__in=[DeliveryStatus.CLAIMED, DeliveryStatus.HANDING]
-            ).values("message_id")
-        )
-        .filter(
-            pk__in=Delivery.objects.filter(status=DeliveryStatus.QUEUED)
-            .filter(next_attempt_at__isnull=True)
-            .values("message_id")
-        )
+        Message.objects.filter(status=MessageStatus.SENDING, pk__in=due.values("message_id"))
+        .exclude(pk__in=live.values("message_id"))
         .values_list("pk", flat=True)
     )

@@ -9,14 +9,13 @@ held back for the digest.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from nextwork.common.mail import send_after_commit
 from nextwork.messaging import render
-from nextwork.messaging.delivery import _Deputies, recipients, unsubscribe_url
+from nextwork.messaging.delivery import BulkEmail, _Deputies, recipients, unsubscribe_url
 from nextwork.messaging.models import (
     ConsentState,
     Delivery,
@@ -89,7 +88,7 @@ def _one(member_id: int, deputies: _Deputies) -> int:
         preferences_url=_preferences_url(recipient),
         organisation=settings.NEXTWORK_ORGANISATION,
     )
-    email = EmailMultiAlternatives(
+    email = BulkEmail(
         subject=_("Votre résumé de la semaine — %(org)s") % {"org": settings.NEXTWORK_ORGANISATION},
         body=body,
         to=[recipient.email],

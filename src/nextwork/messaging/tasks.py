@@ -35,6 +35,35 @@ def resume_stalled() -> list[int]:
 
 
 @task()
+def sweep_stalled() -> str:
+    """Every few seconds to minutes: resume messages whose sender died, then plan the next
+    sweep (NEXTWORK_SEND_SWEEP seconds later)."""
+    ids = resume_stalled()
+    plan_sweep(after=True)
+    return f"resumed {len(ids)} messages"
+
+
+def plan_sweep(*, after: bool = False) -> None:
+    """Keep one sweep planned (at once when the worker starts; later after each sweep)."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.utils import timezone
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    if DBTaskResult.objects.filter(
+        task_path=sweep_stalled.module_path, status=TaskResultStatus.READY
+    ).exists():
+        return
+    if after:
+        delay = dt.timedelta(seconds=getattr(settings, "NEXTWORK_SEND_SWEEP", 60))
+        sweep_stalled.using(run_after=timezone.now() + delay).enqueue()
+    else:
+        sweep_stalled.enqueue()
+
+
+@task()
 def weekly_digest() -> str:
     """On Mondays, one email per member who chose the weekly digest; every day, plan the next."""
     from django.utils import timezone

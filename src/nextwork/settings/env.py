@@ -111,6 +111,40 @@ SETTINGS: dict[str, Setting] = {
             "Twilio Messaging Service SID (MG...), used instead of TWILIO_FROM when set.",
         ),
         Setting("TWILIO_API_URL", "Base URL of Twilio's REST API.", "https://api.twilio.com"),
+        Setting(
+            "NEXTWORK_EMAIL_RATE",
+            "Emails per second one sender hands over at most (0: as fast as the server takes).",
+            "0",
+        ),
+        Setting("NEXTWORK_SMS_RATE", "SMS per second one sender hands over at most.", "10"),
+        Setting(
+            "NEXTWORK_SMS_STOP_TEXT",
+            "Line added at the end of every SMS to say how to stop them.",
+            "STOP au numéro de l'expéditeur",
+        ),
+        Setting("NEXTWORK_SEND_BATCH", "Deliveries a sender claims at once.", "200"),
+        Setting(
+            "NEXTWORK_SEND_SWEEP",
+            "Seconds between two looks for messages whose sender died.",
+            "60",
+        ),
+        Setting(
+            "NEXTWORK_SEND_LEASE",
+            "Seconds a sender holds its claimed deliveries; after that, if it died, another "
+            "sender takes them over.",
+            "120",
+        ),
+        Setting(
+            "NEXTWORK_SEND_RETRY_BASE",
+            "Seconds before the first retry of a temporary failure (doubled at each attempt).",
+            "30",
+        ),
+        Setting("NEXTWORK_SEND_RETRY_MAX", "Longest wait between two retries, in seconds.", "3600"),
+        Setting(
+            "NEXTWORK_SEND_MAX_ATTEMPTS",
+            "Attempts before a temporary failure is recorded as final.",
+            "8",
+        ),
     ]
 }
 

@@ -25,13 +25,13 @@ class Command(BaseCommand):
         if not 0 < interval <= 3600:
             raise CommandError("--interval must be between 0 and 3600 seconds.")
         from nextwork.common.schedule import ensure_planned
-
-        from nextwork.messaging.tasks import resume_stalled
+        from nextwork.messaging.tasks import plan_sweep, resume_stalled
 
         for path in ensure_planned():
             self.stdout.write(f"planned now: {path}")
         for message_id in resume_stalled():  # a worker died while sending: take over
             self.stdout.write(f"resuming message #{message_id}")
+        plan_sweep()  # and look again regularly (NEXTWORK_SEND_SWEEP)
         if not batch:
             self.stdout.write("nextwork worker is running (Ctrl+C stops it)")
             self.stdout.flush()
