@@ -14,6 +14,7 @@ from django_tasks_db.management.commands import db_worker
 from nextwork.campaigns import services
 from nextwork.campaigns.models import Assignment, ContactLog, RepresentativeContact, Stage
 from nextwork.common.ratelimit import RateLimited
+from nextwork.messaging import consent
 
 
 @pytest.fixture
@@ -75,9 +76,16 @@ def test_reminders_reach_the_relays_who_have_not_acted_once(
     campaign.reminder_days = [7, 2]
     campaign.save()
     day = timezone.localtime(campaign.starts_at).date() - datetime.timedelta(days=7)
+    # Reminders are messaging sends of type "campaign calls": Camille agreed to those.
+    consent.consent_set(
+        member=people["camille"], channel="email", message_type="campaign", given=True, how="site"
+    )
     assert services.send_reminders(today=day) == 1  # Camille, who has done nothing yet
+    _deliver_queued()
     assert mail.outbox[0].to == [people["camille"].email]
     assert "J-7" in mail.outbox[0].subject and "/espace/actions/" in mail.outbox[0].body
+    assert f"Bonjour {people['camille'].first_name}" in mail.outbox[0].body
+    assert mail.outbox[0].extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert services.send_reminders(today=day) == 0  # the task may run twice
     assert services.send_reminders(today=day + datetime.timedelta(days=1)) == 0  # not a day
     mine = Assignment.objects.get(campaign=campaign, area__code="75-02")
@@ -85,14 +93,43 @@ def test_reminders_reach_the_relays_who_have_not_acted_once(
         assignment=mine, by=people["camille"], data=services.ChecklistIn(contact_method="phone")
     )
     assert services.send_reminders(today=day + datetime.timedelta(days=5)) == 0  # she acted
+    _deliver_queued()
+    assert len(mail.outbox) == 1
 
 
-def test_the_worker_runs_the_reminders_task(people, opened, monkeypatch):
+def test_no_reminder_to_a_relay_who_withdrew_campaign_calls(people, opened):
+    campaign, _ = opened
+    campaign.reminder_days = [7]
+    campaign.save()
+    day = timezone.localtime(campaign.starts_at).date() - datetime.timedelta(days=7)
+    services.send_reminders(today=day)
+    _deliver_queued()
+    assert mail.outbox == []  # no consent to campaign calls: nothing is sent
+
+
+def _deliver_queued():
+    from nextwork.messaging.delivery import send_message
+    from nextwork.messaging.models import Message
+
+    for message_id in Message.objects.filter(status="queued").values_list("pk", flat=True):
+        send_message(message_id)
+
+
+def test_the_worker_runs_the_reminders_task(
+    people, opened, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
     campaign, _ = opened
     campaign.reminder_days = [
         (timezone.localtime(campaign.starts_at).date() - timezone.localdate()).days
     ]
     campaign.save()
+    consent.consent_set(
+        member=people["camille"], channel="email", message_type="campaign", given=True, how="site"
+    )
+    # The reminders task queues a message; its send task is queued once that commits (here,
+    # when the capture ends), and the next worker run hands it over.
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("worker", "--batch", stdout=io.StringIO())
     call_command("worker", "--batch", stdout=io.StringIO())
     assert [m.to for m in mail.outbox] == [[people["camille"].email]]

@@ -671,12 +671,16 @@ def email_representative(*, assignment: Assignment, by: Member) -> ContactLog:
 
 
 def send_reminders(*, today: datetime.date | None = None) -> int:
-    """Email the relays who have not acted yet, on each of the campaign's reminder days.
+    """Remind the relays who have not acted yet, on each of the campaign's reminder days.
 
-    Idempotent: a reminder is recorded before it is sent, once per assignment and offset.
+    Each reminder is a messaging send (type "campaign calls": the relay's consent applies,
+    like the one-click unsubscribe); recorded before it is queued, once per assignment and
+    offset, so the daily task may run twice.
     """
     from django.conf import settings
-    from django.core.mail import send_mail
+
+    from nextwork.messaging.models import MessageType
+    from nextwork.messaging.services import notify
 
     today = today or timezone.localdate()
     sent = 0
@@ -686,7 +690,7 @@ def send_reminders(*, today: datetime.date | None = None) -> int:
             continue
         late = Assignment.objects.filter(
             campaign=campaign, stage=Stage.ASSIGNED, relay__isnull=False
-        ).select_related("relay", "mandate")
+        ).select_related("mandate")
         for assignment in late:
             try:
                 with transaction.atomic():
@@ -695,17 +699,23 @@ def send_reminders(*, today: datetime.date | None = None) -> int:
                 continue
             url = f"{settings.NEXTWORK_SITE_URL}/espace/actions/{assignment.pk}/"
             body = (
-                f"Bonjour {assignment.relay.first_name},\n\n"
-                f"La journée « {campaign.title} » a lieu dans {days} jour(s). Votre mission : "
-                f"{assignment.mandate.title} {assignment.mandate.full_name}. Le dossier, le "
-                f"message à adapter et la liste à cocher sont ici :\n{url}\n"
+                "Bonjour {{ first_name }},\n\n"
+                f"La journée « {_literal(campaign.title)} » a lieu dans {days} jour(s). "
+                f"Votre mission : {assignment.mandate.title} {assignment.mandate.full_name}. "
+                f"Le dossier, le message à adapter et la liste à cocher sont ici :\n{url}\n"
             )
-            try:
-                send_mail(f"J-{days} : {campaign.title}", body, None, [assignment.relay.email])
-            except Exception as exc:  # one bad address does not stop the others
-                logger.error(
-                    "reminder not sent (assignment #%s): %s", assignment.pk, type(exc).__name__
-                )
-                continue
-            sent += 1
+            message = notify(
+                key=f"campaign-reminder:{assignment.pk}:{days}",
+                members=[assignment.relay_id],
+                subject=f"J-{days} : {_literal(campaign.title)}",
+                body=body,
+                message_type=MessageType.CAMPAIGN,
+                cooldown=datetime.timedelta(days=1),
+            )
+            sent += message is not None
     return sent
+
+
+def _literal(text: str) -> str:
+    """Text put into a message template as is: no accidental {{ variable }}."""
+    return text.replace("{{", "{ {").replace("}}", "} }")

@@ -77,7 +77,9 @@ def materialise(message: Message) -> int:
 
     member_ids = message_audience(message).order_by().values_list("pk", flat=True)
     digest_ids: set[int] = set()
-    if not message.is_alert:
+    # Alerts and internal notifications (reminders: they have a key) are time-bound: never
+    # held back for the weekly digest.
+    if not message.is_alert and not message.dedupe_key:
         digest_ids = set(
             Preferences.objects.filter(weekly_digest=True).values_list("member_id", flat=True)
         )
@@ -349,6 +351,9 @@ class EmailChannel:
             },
             connection=self.connection,
         )
+        # A provider (through anymail) must not track members who did not allow it, whatever
+        # its account's defaults; the SMTP backend ignores these attributes.
+        email.track_opens = email.track_clicks = recipient.tracking
         if self.html is not None:
             html = self.html.fill(values, html=True)
             if recipient.tracking:

@@ -391,6 +391,7 @@ def notify(
     body: str,
     cooldown: datetime.timedelta = datetime.timedelta(hours=1),
     channel: str = Channel.EMAIL,
+    message_type: str = MessageType.ALERT,
 ) -> Message | None:
     """The internal alert other apps use (campaign reminders, monitoring spikes): one
     message to the given members, at most once per ``key`` and cool-down; ``None`` when the
@@ -404,11 +405,11 @@ def notify(
             return None
         message = Message.objects.create(
             channel=channel,
-            message_type=MessageType.ALERT,
+            message_type=message_type,
             subject=subject[:200],
             body_text=body,
             definition={INTERNAL_KEY: sorted(set(members))},
-            is_alert=True,
+            is_alert=message_type == MessageType.ALERT,
             priority=ALERT_PRIORITY,
             dedupe_key=key[:120],
         )
