@@ -289,3 +289,15 @@ def test_test_send_goes_to_the_author_only(people, audience, inbox):
     assert rcpts == [people["staff"].email]
     assert email["Subject"].startswith("[TEST] Des nouvelles pour Sacha")
     assert Delivery.objects.filter(message=message).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_claim_takes_at_most_its_batch_and_never_a_claimed_row(people, audience):
+    message = _newsletter(people["staff"])
+    services.message_send(message=message, by=people["staff"])
+    delivery.materialise(message)
+    first = delivery.claim(message.pk, "sender-a", limit=2)
+    second = delivery.claim(message.pk, "sender-b", limit=2)
+    assert len(first) == 2 and len(second) == 1
+    assert not {d for d, _m, _i in first} & {d for d, _m, _i in second}
+    assert delivery.claim(message.pk, "sender-c", limit=2) == []

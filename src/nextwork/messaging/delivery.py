@@ -110,7 +110,6 @@ def claim(message_id: int, sender: str, *, limit: int | None = None) -> list[tup
     now = timezone.now()
     lease = now + datetime.timedelta(seconds=_setting("NEXTWORK_SEND_LEASE", 120))
     table = Delivery._meta.db_table
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     due = (
         "(status = %s AND (next_attempt_at IS NULL OR next_attempt_at <= %s))"
         " OR (status IN (%s, %s) AND lease_until < %s)"
@@ -119,17 +118,32 @@ def claim(message_id: int, sender: str, *, limit: int | None = None) -> list[tup
         DeliveryStatus.QUEUED, _db_now(now),
         DeliveryStatus.CLAIMED, DeliveryStatus.HANDING, _db_now(now),
     ]  # fmt: skip
-    sql = (  # the table name and fixed clauses only: every value is a parameter
-        f"UPDATE {table} SET handed_twice = (handed_twice OR status = %s), status = %s, "  # noqa: S608
-        f"claimed_by = %s, lease_until = %s "
-        f"WHERE id IN (SELECT id FROM {table} WHERE message_id = %s AND ({due}) "
-        f"ORDER BY id LIMIT %s{lock}) AND ({due}) "
-        f"RETURNING id, member_id, handed_twice"
+    set_claim = (
+        "SET handed_twice = (handed_twice OR status = %s), status = %s, "
+        "claimed_by = %s, lease_until = %s"
     )
-    params = [
-        DeliveryStatus.HANDING, DeliveryStatus.CLAIMED, sender, _db_now(lease),
-        message_id, *due_params, limit, *due_params,
-    ]  # fmt: skip
+    pick = f"SELECT id FROM {table} WHERE message_id = %s AND ({due}) ORDER BY id LIMIT %s"  # noqa: S608
+    if connection.vendor == "postgresql":
+        # A materialised CTE picks the rows once: as an IN (subquery), PostgreSQL may run the
+        # LIMIT … SKIP LOCKED subquery again per row and claim more than the limit.
+        sql = (
+            f"WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED) "
+            f"UPDATE {table} {set_claim} FROM picked WHERE {table}.id = picked.id "
+            f"RETURNING {table}.id, {table}.member_id, {table}.handed_twice"
+        )
+        params = [
+            message_id, *due_params, limit,
+            DeliveryStatus.HANDING, DeliveryStatus.CLAIMED, sender, _db_now(lease),
+        ]  # fmt: skip
+    else:  # SQLite: the statement holds the write lock; the rows are checked again anyway
+        sql = (
+            f"UPDATE {table} {set_claim} WHERE id IN ({pick}) AND ({due}) "
+            "RETURNING id, member_id, handed_twice"
+        )
+        params = [
+            DeliveryStatus.HANDING, DeliveryStatus.CLAIMED, sender, _db_now(lease),
+            message_id, *due_params, limit, *due_params,
+        ]  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
