@@ -119,7 +119,7 @@ def test_a_message_is_posted_as_twilio_documents_it(twilio):
         "To": NUMBER,  # normalised to E.164
         "From": "+33757000000",
         "Body": body,
-        "StatusCallback": "https://reseau.example.org/sms/twilio/status/",
+        "StatusCallback": "https://reseau.example.org/sms/twilio/status/?ref=delivery-41",
     }
 
 

@@ -319,6 +319,32 @@ def status_params(state: str, error_code: str | None = None) -> dict:
 
 
 @pytest.mark.django_db
+def test_a_report_before_the_hand_over_is_recorded_finds_its_delivery(twilio_post, delivery):
+    # Twilio may report before the sender has written down its id: the signed callback URL
+    # carries our reference (nw.MESSAGE.DELIVERY).
+    Delivery.objects.filter(pk=delivery.pk).update(provider_id="", status=DeliveryStatus.HANDING)
+    path = f"{STATUS}?ref=nw.{delivery.message_id}.{delivery.pk}"
+    assert twilio_post(path, status_params("delivered")).status_code == 200
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.provider_id) == (
+        DeliveryStatus.DELIVERED,
+        "SM1f0e8ae6ade43cb3c0ce4525424e404f",
+    )
+    # A reference naming another message's delivery matches nothing.
+    other = Delivery.objects.create(
+        message=Message.objects.create(channel="sms", message_type="alert", body_text="x"),
+        member=delivery.member,
+        status=DeliveryStatus.HANDING,
+    )
+    wrong = f"{STATUS}?ref=nw.{delivery.message_id}.{other.pk}"
+    assert (
+        twilio_post(wrong, {**status_params("failed"), "MessageSid": "SMother"}).status_code == 200
+    )
+    other.refresh_from_db()
+    assert other.status == DeliveryStatus.HANDING
+
+
+@pytest.mark.django_db
 def test_a_delivered_report_marks_the_delivery(twilio_post, delivery):
     response = twilio_post(STATUS, status_params("delivered"))
     assert response.status_code == 200

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -112,8 +114,17 @@ def status(request: HttpRequest, params: QueryDict) -> None:
     state = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
     if not sid or state not in DELIVERED | FAILED:
         return
-    # One UPDATE each: a delivered row is never matched, so never downgraded.
-    rows = Delivery.objects.filter(provider_id=sid).exclude(status=DeliveryStatus.DELIVERED)
+    # One UPDATE each: a delivered row is never matched, so never downgraded. The reference
+    # in our callback URL (nw.MESSAGE.DELIVERY, covered by the signature) finds a delivery
+    # whose hand-over is not recorded yet.
+    match = Q(provider_id=sid)
+    ref = re.fullmatch(r"nw\.(\d+)\.(\d+)", request.GET.get("ref", ""))
+    if ref:
+        match |= Q(pk=int(ref.group(2)), message_id=int(ref.group(1)), provider_id="")
+    rows = Delivery.objects.filter(match).exclude(status=DeliveryStatus.DELIVERED)
+    if ref:
+        rows.filter(provider_id="").update(provider_id=sid[:120])
+        rows = Delivery.objects.filter(provider_id=sid).exclude(status=DeliveryStatus.DELIVERED)
     if state in DELIVERED:
         updated = rows.update(status=DeliveryStatus.DELIVERED, delivered_at=timezone.now())
     else:
