@@ -152,3 +152,16 @@ def test_an_unconfirmed_member_is_told_nothing_is_sent_yet(client, make_member):
     pending = make_member("Pending", confirmed=False)
     response = client.get(f"{URL}?t={preferences.preferences_token(pending)}")
     assert "pas encore confirmée" in response.content.decode()
+
+
+def test_the_language_of_messages_is_chosen_and_segments_see_it(client, lou):
+    from nextwork.messaging import segments
+
+    client.force_login(lou)
+    client.post(URL, {**ALL_EMAIL, "language": "en"})
+    assert consent.preferences_for(lou).language == "en"
+    english = segments.audience({"language": ["en"]}, scope=segments.Scope())
+    assert list(english.values_list("pk", flat=True)) == [lou.pk]
+    answer = client.post(URL, {**ALL_EMAIL, "language": "xx"})
+    assert answer.status_code == 400
+    assert consent.preferences_for(lou).language == "en"  # nothing changed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -132,6 +133,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
                 consents=answers,
                 weekly_digest=request.POST.get("weekly_digest") == "on",
                 tracking=request.POST.get("tracking") == "on",
+                language=request.POST.get("language") or None,
             )
         except DomainError as exc:
             errors = {"form": exc.message, "field": exc.field or ""}
@@ -162,6 +164,9 @@ def preferences(request: HttpRequest) -> HttpResponse:
             "tracking": request.POST.get("tracking") == "on"
             if form is not None
             else prefs.tracking,
+            "language": (request.POST.get("language") if form is not None else None)
+            or prefs.language,
+            "languages": settings.LANGUAGES,
             "confirmed": member.confirmed_at is not None,
             "history": _history(member),
             "history_limit": HISTORY_LINES,

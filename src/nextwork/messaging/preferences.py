@@ -76,6 +76,7 @@ def preferences_update(
     consents: dict[tuple[str, str], bool],
     weekly_digest: bool | None = None,
     tracking: bool | None = None,
+    language: str | None = None,
     how: str = ConsentHow.SITE,
 ) -> list[Change]:
     """Apply the answers of the preferences page; returns the consents that changed.
@@ -125,6 +126,17 @@ def preferences_update(
         if not tracking:  # what was recorded under the permission goes with it
             prefs.last_opened_at = prefs.last_clicked_at = None
             fields += ["last_opened_at", "last_clicked_at"]
+    if language is not None and prefs.language != language:
+        from django.conf import settings
+
+        codes = [code for code, _name in settings.LANGUAGES]
+        if language not in codes:
+            raise InvalidInput(
+                f"Unknown language {language!r}; choose one of {', '.join(codes)}.",
+                field="language",
+            )
+        prefs.language = language
+        fields.append("language")
     if fields:
         prefs.save(update_fields=fields)
     return changes
