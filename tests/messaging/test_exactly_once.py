@@ -169,7 +169,7 @@ def _check_exactly_once(message: Message, inbox, size: int, killed: int) -> None
 def test_worker_killed_mid_send_and_restarted_sends_each_exactly_once(
     committed, django_db_blocker, tmp_path
 ):
-    size = int(os.environ.get('NW_ONCE_SIZE', 10_000))
+    size = 10_000
     inbox, controller = smtp.start()
     log = open(tmp_path / "workers.log", "w")
     workers: list[subprocess.Popen] = []
