@@ -11,7 +11,10 @@ Every figure is printed with a baseline measured in the same run, on the same ma
 4. HTTP: ``nextwork serve`` on a free loopback port, loaded from another process:
    ``/api/v1/locate?lat=..&lon=..`` against ``/healthz`` (the framework floor);
 5-7. with ``--members-bench`` (or ``--members-only``): members CSV import, coverage with a
-   million members, re-assignment after a boundary change (see bench/members.py).
+   million members, re-assignment after a boundary change (see bench/members.py);
+8-9. with ``--campaigns-bench`` (or ``--campaigns-only``): action days (bench/campaigns.py);
+10-11. with ``--messaging-bench`` (or ``--messaging-only``): segments over a million members,
+   sending emails to a local SMTP server (see bench/messaging.py).
 
 The registry is imported by ``nextwork setup`` into a fresh temporary NEXTWORK_HOME (SQLite,
 never ./var nor DATABASE_URL), removed at the end unless ``--home`` names a folder to keep.
@@ -99,12 +102,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     import campaigns
     import members
+    import messaging
 
     members.add_arguments(parser)
     campaigns.add_arguments(parser)
+    messaging.add_arguments(parser)
     args = parser.parse_args(argv)
     members.finish_args(parser, args)
     campaigns.finish_args(parser, args)
+    messaging.finish_args(parser, args)
     sizes = (
         {
             "points": 100_000,
@@ -817,7 +823,7 @@ def main(argv=None) -> int:
             "grid_stats": engine.grid.stats,
         }
         rng = np.random.default_rng(args.seed)
-        only = args.members_only or args.campaigns_only
+        only = args.members_only or args.campaigns_only or args.messaging_only
         if not only:
             bench_single(engine, args, rng, results)
             bench_bulk(engine, args, rng, results)
@@ -835,6 +841,10 @@ def main(argv=None) -> int:
             import campaigns
 
             campaigns.bench_campaigns(engine, args, rng, results, home)
+        if args.messaging_bench:
+            import messaging
+
+            messaging.bench_messaging(engine, args, rng, results, home)
     finally:
         if temporary:
             shutil.rmtree(home, ignore_errors=True)
@@ -845,7 +855,15 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps(results, indent=2, default=float))
     missed = [
         name
-        for name in ("single", "bulk", "http", "members_import", "members_coverage")
+        for name in (
+            "single",
+            "bulk",
+            "http",
+            "members_import",
+            "members_coverage",
+            "messaging_segments",
+            "messaging_send",
+        )
         if name in results and not results[name].get("target_met", True)
     ]
     if missed:
