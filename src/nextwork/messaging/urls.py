@@ -1,6 +1,12 @@
 from django.urls import path
 
-from nextwork.messaging import community_views, preference_views, tracking_views, views
+from nextwork.messaging import (
+    community_views,
+    compose_views,
+    preference_views,
+    tracking_views,
+    views,
+)
 from nextwork.messaging.sms import webhooks as sms_webhooks
 
 app_name = "messaging"
@@ -24,4 +30,17 @@ urlpatterns = [
         "communautes/<slug:slug>/quitter/", community_views.community_leave, name="community_leave"
     ),
     path("espace/preferences/", preference_views.preferences, name="preferences"),
+    # Writing to members: staff, coordinators and community coordinators (compose_views.py).
+    path("espace/messages/", compose_views.message_list, name="compose_list"),
+    path("espace/messages/nouveau/", compose_views.message_new, name="compose_new"),
+    path("espace/messages/<int:pk>/", compose_views.message_detail, name="compose_detail"),
+    path("espace/messages/<int:pk>/test/", compose_views.message_test, name="compose_test"),
+    path("espace/messages/<int:pk>/envoyer/", compose_views.message_send, name="compose_send"),
+    path("espace/messages/<int:pk>/annuler/", compose_views.message_cancel, name="compose_cancel"),
+    path("espace/alertes/nouvelle/", compose_views.alert_new, name="alert_new"),
+    path(
+        "espace/communautes/<slug:slug>/coordination/",
+        compose_views.community_coordination,
+        name="community_coordination",
+    ),
 ]
