@@ -310,3 +310,29 @@ def test_schemathesis(api_schema, staff_session, town, path, method, examples, l
         assert 401 not in statuses, statuses
     elif path.startswith("/api/v1/unsubscribe"):
         assert set(statuses) <= {400, 403, 404, 409}, statuses  # only its signed token works
+
+
+def test_a_region_coordinator_writes_and_sends_under_the_region(client, people, town, area):
+    from nextwork.network.models import Grant, Role
+    from nextwork.territories.models import AreaKind
+
+    paca = area("93", AreaKind.REGION)  # Provence-Alpes-Côte d'Azur: Marseille, not Paris
+    coordinator = people["member"]
+    Grant.objects.create(member=coordinator, role=Role.COORDINATOR, area=paca)
+    body = {
+        "channel": "email",
+        "message_type": "newsletter",
+        "subject": "Bonjour",
+        "body_text": "Bonjour {{ first_name }}",
+        "definition": {"confirmed": True},
+    }
+    created = _api(client, coordinator, "post", "/api/v1/messages", body)
+    assert created.status_code == 201 and created.json()["scope"] == "R93"
+    message = Message.objects.get(pk=created.json()["id"])
+    reached = set(services.message_audience(message).values_list("pk", flat=True))
+    assert reached == {town["Cy"].pk, town["Dee"].pk}
+    # Sending checks the scope again, by the region's own code (not department 93's).
+    sent = client.post(f"/api/v1/messages/{message.pk}/send")
+    assert sent.status_code == 202, sent.json()
+    counted = services.segment_count(definition={"area": ["R93"]}, by=coordinator)
+    assert counted == {"scope": "R93", "members": 2}

@@ -10,7 +10,7 @@ from ninja import Router, Schema, Status
 from ninja.security import django_auth
 from pydantic import Field
 
-from nextwork.messaging import services
+from nextwork.messaging import segments, services
 from nextwork.messaging.models import Message, Segment
 from nextwork.network.apis import AUTH_ERRORS, ErrorOut
 from nextwork.network.permissions import is_staff
@@ -130,7 +130,7 @@ class MessageOut(Schema):
 
 def _message_out(message: Message) -> dict:
     scope = (
-        message.scope_area.code
+        segments.written(message.scope_area)
         if message.scope_area_id
         else f"community:{message.scope_community.slug}"
         if message.scope_community_id

@@ -26,7 +26,6 @@ from nextwork.messaging import segments, services
 from nextwork.messaging.models import Channel, Message, MessageStatus, MessageType
 from nextwork.messaging.sms import encoding
 from nextwork.network.models import Member, Role
-from nextwork.territories.models import AreaKind
 
 NATIONAL = "national"
 
@@ -35,7 +34,7 @@ NATIONAL = "national"
 
 def _area_code(area) -> str:
     """The code ``area_by_code`` reads back: regions are written R84."""
-    return f"R{area.code}" if area.kind == AreaKind.REGION else area.code
+    return segments.written(area)
 
 
 def scope_value(scope: segments.Scope) -> str:

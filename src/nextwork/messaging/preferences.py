@@ -6,6 +6,7 @@ link carries a signed token (``preferences_url``) naming the member, valid 60 da
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -35,8 +36,13 @@ def preferences_token(member: Member) -> str:
 
 def preferences_url(member: Member) -> str:
     """The absolute link to the member's preferences page, for the footer of bulk emails."""
-    path = reverse("messaging:preferences")
-    return f"{settings.NEXTWORK_SITE_URL}{path}?t={preferences_token(member)}"
+    return f"{settings.NEXTWORK_SITE_URL}{_path()}?t={preferences_token(member)}"
+
+
+@functools.cache
+def _path() -> str:
+    # Reversed once per process: the senders build this link for every email.
+    return reverse("messaging:preferences")
 
 
 def member_from_token(token: str) -> Member:

@@ -85,7 +85,7 @@ def segment_count(*, definition: dict, by: Member, scope_area=None, scope_commun
     audit_record(
         actor=by,
         action="messaging.segment_count",
-        area_code=scope.area.code if scope.area else "",
+        area_code=segments.written(scope.area) if scope.area else "",
         details={"members": total},
     )
     return answer
@@ -180,7 +180,7 @@ def message_create(*, data: MessageIn, by: Member) -> Message:
     audit_record(
         actor=by,
         action="messaging.message_create",
-        area_code=message.scope_area.code if message.scope_area else "",
+        area_code=segments.written(message.scope_area) if message.scope_area else "",
         details={"message": message.pk, "channel": message.channel},
     )
     return message
@@ -230,7 +230,7 @@ def message_send(*, message: Message, by: Member | None) -> Message:
     if by is not None:  # the sender must still hold the scope it was written under
         segments.resolve_scope(
             by,
-            area=locked.scope_area.code if locked.scope_area else None,
+            area=segments.written(locked.scope_area) if locked.scope_area else None,
             community=locked.scope_community.slug if locked.scope_community else None,
         )
     locked.status = MessageStatus.QUEUED
