@@ -336,3 +336,119 @@ def test_a_region_coordinator_writes_and_sends_under_the_region(client, people, 
     assert sent.status_code == 202, sent.json()
     counted = services.segment_count(definition={"area": ["R93"]}, by=coordinator)
     assert counted == {"scope": "R93", "members": 2}
+
+
+def test_the_digest_checks_what_any_email_needs_and_unsubscribes_from_all(
+    client, people, town, inbox, django_capture_on_commit_callbacks
+):
+    from nextwork.messaging import consent
+    from nextwork.messaging.models import ConsentHow
+
+    ana, bo = town["Ana"], town["Bo"]
+    for member in (ana, bo):
+        Preferences.objects.create(member=member, weekly_digest=True)
+    for message_type in ("newsletter", "community"):
+        message = services.message_create(
+            data=services.MessageIn(
+                channel="email",
+                message_type=message_type,
+                subject=message_type,
+                body_text="Texte",
+                definition={"area": ["75"]},
+            ),
+            by=people["staff"],
+        )
+        services.message_send(message=message, by=people["staff"])
+        send_message(message.pk)
+    # Bo's address bounced since; Ana withdrew community news.
+    consent.suppress(channel="email", address=bo.email, reason="bounce")
+    consent.consent_set(
+        member=ana, channel="email", message_type="community", given=False, how=ConsentHow.SITE
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert digest.send_digests() == 1
+    ((rcpts, email),) = inbox.messages
+    assert rcpts == [ana.email]
+    body = email.get_body().get_content()
+    assert "newsletter" in body and "community" not in body.split("-- ")[0]
+    # Its one-click link stops every email type, not only the first item's.
+    path = email["List-Unsubscribe"].strip("<>").split("testserver", 1)[1]
+    assert client.post(path).status_code == 200
+    assert not any(
+        given
+        for (channel, _t), given in consent.current_consents(ana).items()
+        if channel == "email"
+    )
+
+
+def test_hidden_communities_cannot_be_named_by_other_senders(client, people, town, youth):
+    hidden = Community.objects.create(slug="sante", name="Santé", public=False)
+    CommunityMembership.objects.create(community=hidden, member=town["Ana"])
+    definition = {"and": [{"community": ["sante"]}, {"area": ["75-02"]}]}
+    for who in ("coord75", "member"):  # a department's and another community's coordinator
+        answer = _api(
+            client, people[who], "post", "/api/v1/segments", {"name": "x", "definition": definition}
+        )
+        assert answer.status_code == 400
+        assert answer.json()["error"]["message"] == (
+            "definition.and[0].community: no community 'sante'."
+        )  # the same answer as for a slug that does not exist
+    counted = services.segment_count(definition=definition, by=people["staff"])
+    assert counted["members"] == 1  # staff may
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "definition": {"area": ["75\x00"]}},
+        {"name": "x\x00", "definition": {"area": ["75"]}},
+        {"name": "deep", "definition": "nest"},
+    ],
+    ids=["nul-in-definition", "nul-in-name", "deeply-nested"],
+)
+def test_hostile_definitions_get_a_clear_400(client, people, body):
+    if body["definition"] == "nest":
+        node: dict = {"area": ["75"]}
+        for _ in range(400):
+            node = {"not": node}
+        body = {**body, "definition": node}
+    answer = _api(client, people["staff"], "post", "/api/v1/segments", body)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["field"] in ("definition", "name")
+
+
+def test_a_variable_cannot_start_a_link(client, people):
+    body = {
+        "channel": "email",
+        "message_type": "newsletter",
+        "subject": "Bonjour",
+        "body_html": '<a href="{{ first_name }}">clic</a>',
+        "definition": {"area": ["75"]},
+    }
+    answer = _api(client, people["staff"], "post", "/api/v1/messages", body)
+    assert answer.status_code == 400 and answer.json()["error"]["field"] == "body_html"
+    allowed = {**body, "body_html": '<a href="{{ preferences_url }}">préférences</a>'}
+    assert _api(client, people["staff"], "post", "/api/v1/messages", allowed).status_code == 201
+
+
+def test_test_sends_are_limited_and_never_reach_a_suppressed_address(client, people, inbox):
+    from nextwork.messaging import consent
+
+    body = {
+        "channel": "email",
+        "message_type": "newsletter",
+        "subject": "Bonjour",
+        "body_text": "Bonjour",
+        "definition": {"area": ["75"]},
+    }
+    message = _api(client, people["staff"], "post", "/api/v1/messages", body).json()["id"]
+    url = f"/api/v1/messages/{message}/test"
+    statuses = [client.post(url).status_code for _ in range(services.TEST_SENDS_PER_HOUR + 1)]
+    assert statuses == [200] * services.TEST_SENDS_PER_HOUR + [429]
+    from django.core.cache import cache
+
+    cache.clear()
+    consent.suppress(channel="email", address=people["staff"].email, reason="complaint")
+    refused = client.post(url)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "suppressed"
+    assert len(inbox.messages) == services.TEST_SENDS_PER_HOUR

@@ -17,6 +17,7 @@ from nextwork.messaging.models import (
     ConsentHow,
     Delivery,
     DeliveryStatus,
+    Message,
     MessageStatus,
 )
 from tests import smtp
@@ -52,6 +53,12 @@ def _newsletter(by, **changes):
     }
     data.update(changes)
     return services.message_create(data=services.MessageIn(**data), by=by)
+
+
+def _materialised(message):
+    """What a sender does first: the rows, then the message is being sent."""
+    delivery.materialise(message)
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.SENDING)
 
 
 def _send(message, by):
@@ -225,7 +232,7 @@ def test_unsubscribed_mid_send_receives_nothing_after(
 def test_a_claimed_delivery_is_not_handed_over_after_consent_is_withdrawn(people, audience, inbox):
     message = _newsletter(people["staff"])
     services.message_send(message=message, by=people["staff"])
-    delivery.materialise(message)
+    _materialised(message)
     claimed = delivery.claim(message.pk, "sender-a")
     assert len(claimed) == 3
     delivery_id, member_id, _ = claimed[0]
@@ -236,10 +243,10 @@ def test_a_claimed_delivery_is_not_handed_over_after_consent_is_withdrawn(people
         given=False,
         how=ConsentHow.SITE,
     )
-    assert delivery._start_handover(delivery_id, "sender-a", message) is False
+    assert delivery._start_handover(delivery_id, "sender-a", message) == delivery.SKIPPED
     assert Delivery.objects.get(pk=delivery_id).status == DeliveryStatus.SKIPPED
     # Another sender cannot start a hand-over of rows it did not claim.
-    assert delivery._start_handover(claimed[1][0], "sender-b", message) is False
+    assert delivery._start_handover(claimed[1][0], "sender-b", message) == delivery.LOST
     assert Delivery.objects.get(pk=claimed[1][0]).status == DeliveryStatus.CLAIMED
 
 
@@ -295,7 +302,7 @@ def test_test_send_goes_to_the_author_only(people, audience, inbox):
 def test_a_claim_takes_at_most_its_batch_and_never_a_claimed_row(people, audience):
     message = _newsletter(people["staff"])
     services.message_send(message=message, by=people["staff"])
-    delivery.materialise(message)
+    _materialised(message)
     first = delivery.claim(message.pk, "sender-a", limit=2)
     second = delivery.claim(message.pk, "sender-b", limit=2)
     assert len(first) == 2 and len(second) == 1
@@ -343,7 +350,7 @@ def test_the_hand_over_statement_agrees_with_reachable_q(people, make_member, ch
     claimed = delivery.claim(message.pk, "s")
     statements = delivery.Statements(message)
     said = {
-        member_id: delivery._start_handover(d, "s", message, statements)
+        member_id: delivery._start_handover(d, "s", message, statements) == delivery.STARTED
         for d, member_id, _ in claimed
     }
     expected = set(
@@ -357,3 +364,108 @@ def test_the_hand_over_statement_agrees_with_reachable_q(people, make_member, ch
     by_channel = {"email": {cast[0].pk, cast[3].pk}, "sms": {cast[0].pk, cast[1].pk}}
     assert expected == by_channel[channel]
     assert len(rows) == len(said)
+
+
+@pytest.mark.django_db
+def test_a_control_character_in_a_name_does_not_stop_the_send(people, audience, inbox):
+    from nextwork.network.models import Member
+
+    bo = audience["agreed"][1]
+    Member.objects.filter(pk=bo.pk).update(first_name="Jean\rPierre")
+    report = _send(_newsletter(people["staff"]), people["staff"])
+    assert (report.sent, report.failed) == (3, 0)
+    (email,) = [m for rcpts, m in inbox.messages if bo.email in rcpts]
+    assert email["Subject"] == "Des nouvelles pour Jean Pierre"
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_fails_one_recipient_without_its_data(
+    people, audience, inbox, monkeypatch, caplog
+):
+    bo = audience["agreed"][1]
+    real_build = delivery.EmailChannel.build
+
+    def build(self, recipient):
+        if recipient.member_id == bo.pk:
+            raise ValueError(f"cannot build for {recipient.email}")
+        return real_build(self, recipient)
+
+    monkeypatch.setattr(delivery.EmailChannel, "build", build)
+    message = _newsletter(people["staff"])
+    report = _send(message, people["staff"])
+    assert (report.sent, report.failed) == (2, 1)
+    failed = Delivery.objects.get(message=message, member=bo)
+    assert (failed.status, failed.error) == (DeliveryStatus.FAILED, "error ValueError")
+    assert bo.email not in caplog.text
+    assert Message.objects.get(pk=message.pk).status == MessageStatus.SENT
+
+
+@pytest.mark.django_db
+def test_cancelling_stops_a_running_sender_after_the_message_in_flight(
+    people, audience, inbox, monkeypatch
+):
+    message = _newsletter(people["staff"])
+    real_send = delivery.EmailChannel.send
+
+    def send_then_cancel(self, recipient):
+        provider_id = real_send(self, recipient)
+        if Message.objects.get(pk=message.pk).status == MessageStatus.SENDING:
+            services.message_cancel(message=message, by=people["staff"])
+        return provider_id
+
+    monkeypatch.setattr(delivery.EmailChannel, "send", send_then_cancel)
+    report = _send(message, people["staff"])
+    assert report.sent == 1 and len(inbox.messages) == 1
+    statuses = sorted(Delivery.objects.filter(message=message).values_list("status", flat=True))
+    assert statuses == [DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.SKIPPED]
+
+
+@pytest.mark.django_db
+def test_a_sender_whose_claim_was_taken_over_writes_nothing(people, audience):
+    import datetime
+
+    from django.utils import timezone
+
+    message = _newsletter(people["staff"])
+    services.message_send(message=message, by=people["staff"])
+    _materialised(message)
+    (first, *_rest) = delivery.claim(message.pk, "slow")
+    statements = delivery.Statements(message)
+    assert delivery._start_handover(first[0], "slow", message, statements) == delivery.STARTED
+    # The slow sender's lease ends; another takes the row over (and hands it over again).
+    Delivery.objects.filter(pk=first[0]).update(
+        lease_until=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    taken = delivery.claim(message.pk, "fresh")
+    assert first[0] in {d for d, _m, _i in taken}
+    delivery._done(first[0], "<late>", statements, "slow")
+    row = Delivery.objects.get(pk=first[0])
+    assert (row.status, row.claimed_by, row.handed_twice) == (DeliveryStatus.CLAIMED, "fresh", True)
+    from nextwork.messaging.errors import TemporaryFailure
+
+    assert delivery._failed(first[0], TemporaryFailure("smtp 451"), "slow") == "retry"
+    assert Delivery.objects.get(pk=first[0]).status == DeliveryStatus.CLAIMED  # untouched
+
+
+@pytest.mark.django_db
+def test_an_unreachable_server_uses_no_attempt_and_plans_one_retry(
+    people, audience, settings, django_capture_on_commit_callbacks
+):
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.free_port()  # nobody listens
+    message = _newsletter(people["staff"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_send(message=message, by=people["staff"])
+    for outages in (1, 2):
+        with django_capture_on_commit_callbacks(execute=True):
+            report = delivery.send_message(message.pk)
+        assert report.sent == 0
+        rows = Delivery.objects.filter(message=message)
+        assert {(r.status, r.attempts) for r in rows} == {(DeliveryStatus.QUEUED, 0)}
+        message.refresh_from_db()
+        assert (message.status, message.outages) == (MessageStatus.SENDING, outages)
+        planned = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+        assert planned.count() == 1  # one sender planned, not one per recipient

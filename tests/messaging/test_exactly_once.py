@@ -110,7 +110,7 @@ def _worker(port: int, log) -> subprocess.Popen:
         "DATABASE_URL": _database_url(),
         "EMAIL_URL": f"smtp://127.0.0.1:{port}",
         "NEXTWORK_SITE_URL": "http://testserver",
-        "NEXTWORK_SEND_LEASE": "2",
+        "NEXTWORK_SEND_LEASE": "5",
         "NEXTWORK_SEND_SWEEP": "1",
         "NEXTWORK_SEND_BATCH": "100",
     }

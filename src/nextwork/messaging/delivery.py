@@ -39,7 +39,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -73,14 +73,19 @@ def _setting(name: str, default):
 
 
 def materialise(message: Message) -> int:
-    """Insert one delivery per recipient (idempotent); the number of recipients."""
+    """Insert one delivery per recipient (idempotent); the number of recipients.
+
+    Chunks are committed one by one, so a large audience never holds SQLite's write lock for
+    long (sign-ups and unsubscribes go on meanwhile); the unique (message, member) pair makes
+    a second run, or two at once, insert nothing twice.
+    """
     from nextwork.messaging.services import message_audience
 
     member_ids = message_audience(message).order_by().values_list("pk", flat=True)
     digest_ids: set[int] = set()
-    # Alerts and internal notifications (reminders: they have a key) are time-bound: never
-    # held back for the weekly digest.
-    if not message.is_alert and not message.dedupe_key:
+    # Alerts and internal notifications (reminders: they have a key) are time-bound, and SMS
+    # are never gathered into an email: none of them is held back for the weekly digest.
+    if message.channel == Channel.EMAIL and not message.is_alert and not message.dedupe_key:
         digest_ids = set(
             Preferences.objects.filter(weekly_digest=True).values_list("member_id", flat=True)
         )
@@ -123,7 +128,12 @@ def claim(message_id: int, sender: str, *, limit: int | None = None) -> list[tup
         "SET handed_twice = (handed_twice OR status = %s), status = %s, "
         "claimed_by = %s, lease_until = %s"
     )
-    pick = f"SELECT id FROM {table} WHERE message_id = %s AND ({due}) ORDER BY id LIMIT %s"  # noqa: S608
+    messages = Message._meta.db_table
+    pick = (
+        f"SELECT id FROM {table} WHERE message_id = %s AND ({due}) "  # noqa: S608
+        f"AND EXISTS (SELECT 1 FROM {messages} WHERE id = message_id AND status = 'sending') "
+        "ORDER BY id LIMIT %s"
+    )
     if connection.vendor == "postgresql":
         # A materialised CTE picks the rows once: as an IN (subquery), PostgreSQL may run the
         # LIMIT … SKIP LOCKED subquery again per row and claim more than the limit.
@@ -155,26 +165,30 @@ def claim(message_id: int, sender: str, *, limit: int | None = None) -> list[tup
 
 
 class Statements:
-    """The two statements of each hand-over, written once per message.
+    """The statements of each hand-over, written once per message.
 
-    Built through the ORM for every recipient, these two UPDATEs cost more than rendering and
+    Built through the ORM for every recipient, these UPDATEs cost more than rendering and
     handing over the email itself. The reachability test is the one of
     ``consent.reachable_q`` (current consent, active member, confirmed email or a phone),
-    written here as SQL; a test compares them.
+    written here as SQL; a test compares them. Every write names the sender that claimed the
+    row: a sender whose claim was taken over (its lease ended) changes nothing.
     """
 
     def __init__(self, message: Message):
         d, m, c = Delivery._meta.db_table, Member._meta.db_table, ConsentState._meta.db_table
+        msg = Message._meta.db_table
         address = (
             "m.confirmed_at IS NOT NULL" if message.channel == Channel.EMAIL else "m.phone <> ''"
         )
         self.channel, self.message_type = message.channel, message.message_type
-        # The row's own member, by key: the cost does not grow with the membership.
-        # Table names only in these f-strings: every value is a parameter.
+        # Table names only in these f-strings: every value is a parameter. The row's own
+        # member is looked up by key (the cost does not grow with the membership), and a
+        # cancelled message stops at once.
         self.start = (
             f"UPDATE {d} SET status = %s, lease_until = %s, attempts = attempts + 1 "  # noqa: S608
-            f"WHERE id = %s AND claimed_by = %s AND status = %s AND EXISTS ("
-            f"SELECT 1 FROM {m} m JOIN {c} c ON c.member_id = m.id "
+            f"WHERE id = %s AND claimed_by = %s AND status = %s "
+            f"AND EXISTS (SELECT 1 FROM {msg} WHERE id = {d}.message_id AND status = 'sending') "
+            f"AND EXISTS (SELECT 1 FROM {m} m JOIN {c} c ON c.member_id = m.id "
             f"WHERE m.id = {d}.member_id AND m.is_active AND {address} "
             f"AND c.channel = %s AND c.message_type = %s AND c.given)"
         )
@@ -184,7 +198,7 @@ class Statements:
         )
         self.done = (
             f"UPDATE {d} SET status = %s, sent_at = %s, provider_id = %s, "  # noqa: S608
-            "lease_until = NULL, error = '' WHERE id = %s AND status = %s"
+            "lease_until = NULL, error = '' WHERE id = %s AND claimed_by = %s AND status = %s"
         )
 
     def execute(self, sql: str, params: list) -> int:
@@ -193,8 +207,13 @@ class Statements:
             return cursor.rowcount
 
 
-def _start_handover(delivery_id: int, sender: str, message: Message, statements=None) -> bool:
-    """``claimed → handing`` when the member may still receive it; else ``skipped``.
+STARTED, SKIPPED, LOST = "started", "skipped", "lost"
+
+
+def _start_handover(delivery_id: int, sender: str, message: Message, statements=None) -> str:
+    """``claimed → handing`` when the member may still receive it and the message is still
+    being sent (``STARTED``); else ``skipped`` (``SKIPPED``), unless the row is no longer
+    this sender's (``LOST``: its lease ended and another sender took it).
 
     One UPDATE: a consent withdrawn before it commits is respected, one withdrawn after it
     concerns a message already on its way.
@@ -207,18 +226,18 @@ def _start_handover(delivery_id: int, sender: str, message: Message, statements=
          sql.channel, sql.message_type],
     )  # fmt: skip
     if started:
-        return True
-    sql.execute(
+        return STARTED
+    skipped = sql.execute(
         sql.skip,
         [DeliveryStatus.SKIPPED, "no current consent", delivery_id, sender, DeliveryStatus.CLAIMED],
     )
-    return False
+    return SKIPPED if skipped else LOST
 
 
-def _done(delivery_id: int, provider_id: str, statements: Statements) -> None:
+def _done(delivery_id: int, provider_id: str, statements: Statements, sender: str) -> None:
     statements.execute(
         statements.done,
-        [DeliveryStatus.SENT, _db_now(timezone.now()), provider_id[:120], delivery_id,
+        [DeliveryStatus.SENT, _db_now(timezone.now()), provider_id[:120], delivery_id, sender,
          DeliveryStatus.HANDING],
     )  # fmt: skip
 
@@ -232,25 +251,33 @@ def backoff(attempts: int, retry_after: float | None = None) -> datetime.timedel
     return datetime.timedelta(seconds=max(delay, retry_after or 0))
 
 
-def _failed(delivery_id: int, failure: SendFailure) -> str:
+def _failed(delivery_id: int, failure: SendFailure, sender: str) -> str:
     """Record a failed hand-over: retried later when temporary, final when permanent."""
+    mine = Delivery.objects.filter(pk=delivery_id, claimed_by=sender, status=DeliveryStatus.HANDING)
     row = Delivery.objects.filter(pk=delivery_id).values("attempts").first()
     attempts = (row or {}).get("attempts", 0)  # counted when the hand-over started
     error = f"{failure.code} {failure.reason}".strip()[:200]
     max_attempts = _setting("NEXTWORK_SEND_MAX_ATTEMPTS", 8)
     if isinstance(failure, TemporaryFailure) and attempts < max_attempts:
         retry_after = getattr(failure, "retry_after", None)
-        Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.HANDING).update(
+        mine.update(
             status=DeliveryStatus.QUEUED, attempts=attempts, error=error, claimed_by="",
             lease_until=None, next_attempt_at=timezone.now() + backoff(attempts, retry_after),
         )  # fmt: skip
         return "retry"
     if isinstance(failure, TemporaryFailure):
         error = f"gave up after {attempts} attempts: {error}"[:200]
-    Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.HANDING).update(
-        status=DeliveryStatus.FAILED, attempts=attempts, error=error, lease_until=None
-    )
+    mine.update(status=DeliveryStatus.FAILED, attempts=attempts, error=error, lease_until=None)
     return "failed"
+
+
+def _give_back(delivery_id: int, sender: str) -> None:
+    """The server could not be reached: the row goes back untouched (no attempt used)."""
+    Delivery.objects.filter(
+        pk=delivery_id, claimed_by=sender, status=DeliveryStatus.HANDING
+    ).update(
+        status=DeliveryStatus.QUEUED, attempts=F("attempts") - 1, claimed_by="", lease_until=None
+    )
 
 
 def _release(delivery_ids: Iterable[int], sender: str) -> None:
@@ -275,12 +302,16 @@ class Recipient:
     interrupted: bool = False
 
 
-def unsubscribe_token(delivery_id: int) -> str:
-    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign(str(delivery_id))
+def unsubscribe_token(delivery_id: int, *, everything: bool = False) -> str:
+    """The signed token of a message's one-click link: the delivery's id (its channel and
+    type), or ``all.ID`` for the weekly digest (every email type)."""
+    value = f"all.{delivery_id}" if everything else str(delivery_id)
+    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign(value)
 
 
-def unsubscribe_url(delivery_id: int) -> str:
-    return f"{settings.NEXTWORK_SITE_URL}/desinscription/{unsubscribe_token(delivery_id)}/"
+def unsubscribe_url(delivery_id: int, *, everything: bool = False) -> str:
+    token = unsubscribe_token(delivery_id, everything=everything)
+    return f"{settings.NEXTWORK_SITE_URL}/desinscription/{token}/"
 
 
 def _preferences_url(member) -> str:
@@ -305,6 +336,14 @@ class _Deputies:
         }
 
 
+def _printable(value: str) -> str:
+    """A member's value without control characters: a carriage return in a name would
+    break the headers it is put in (and stop the send)."""
+    if value.isprintable():
+        return value
+    return "".join(ch if ch.isprintable() else " " for ch in value).strip()
+
+
 def recipients(claimed: list[tuple[int, int, bool]], deputies: _Deputies) -> list[Recipient]:
     member_ids = [m for _d, m, _i in claimed]
     members = {
@@ -320,6 +359,7 @@ def recipients(claimed: list[tuple[int, int, bool]], deputies: _Deputies) -> lis
         ).values("member_id", "constituency_id", "constituency__code", "department__name")
     }
     out = []
+    clean = _printable
     for delivery_id, member_id, interrupted in claimed:
         member = members.get(member_id)
         if member is None:  # erased since: nothing to send
@@ -335,8 +375,8 @@ def recipients(claimed: list[tuple[int, int, bool]], deputies: _Deputies) -> lis
                 tracking=bool(member["preferences__tracking"]),
                 interrupted=interrupted,
                 values={
-                    "first_name": member["first_name"],
-                    "last_name": member["last_name"],
+                    "first_name": clean(member["first_name"]),
+                    "last_name": clean(member["last_name"]),
                     "constituency": place.get("constituency__code") or "",
                     "department": place.get("department__name") or "",
                     "deputy": deputies.by_seat.get(place.get("constituency_id"), ""),
@@ -549,80 +589,132 @@ def send_message(message_id: int, *, sender: str | None = None, max_batches: int
     sender = sender or f"{socket.gethostname()[:20]}-{uuid.uuid4().hex[:12]}"
     message = Message.objects.get(pk=message_id)
     report = RunReport()
-    if message.status in (MessageStatus.DRAFT, MessageStatus.CANCELLED):
-        return report
     if message.status == MessageStatus.QUEUED:
-        with transaction.atomic():
-            locked = Message.objects.select_for_update().get(pk=message_id)
-            if locked.status == MessageStatus.QUEUED:
-                materialise(locked)
-                Message.objects.filter(pk=message_id).update(status=MessageStatus.SENDING)
+        materialise(message)
+        flipped = Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED).update(
+            status=MessageStatus.SENDING
+        )
         message.refresh_from_db()
+        if not flipped and message.status == MessageStatus.CANCELLED:
+            _skip_waiting(message_id, "cancelled")
+    if message.status != MessageStatus.SENDING:
+        return report
     channel = channel_for(message)
     channel.statements = Statements(message)
     rate_name = "NEXTWORK_EMAIL_RATE" if message.channel == Channel.EMAIL else "NEXTWORK_SMS_RATE"
     pacer = Pacer(_setting(rate_name, 0))
     deputies = _Deputies()
     batches = 0
+    outage = False
     try:
         while max_batches is None or batches < max_batches:
             claimed = claim(message_id, sender)
             if not claimed:
                 break
             batches += 1
-            _hand_over_batch(message, channel, claimed, sender, deputies, pacer, report)
+            outage = _hand_over_batch(message, channel, claimed, sender, deputies, pacer, report)
+            if outage:
+                break
     finally:
         channel.close()
+    if outage:
+        # One retry for the whole message, later each time the server stays away; nobody's
+        # attempts are used up by an outage.
+        outages = message.outages + 1
+        Message.objects.filter(pk=message_id).update(outages=outages)
+        _schedule_retry(message_id, backoff(outages))
+        return report
+    if report.sent and message.outages:
+        Message.objects.filter(pk=message_id).update(outages=0)
     finish_if_done(message_id)
     return report
 
 
-def _hand_over_batch(message, channel, claimed, sender, deputies, pacer, report) -> None:
+def _skip_waiting(message_id: int, reason: str) -> None:
+    Delivery.objects.filter(
+        message_id=message_id,
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED, DeliveryStatus.DIGEST],
+    ).update(status=DeliveryStatus.SKIPPED, error=reason, claimed_by="", lease_until=None)
+
+
+def _hand_over_batch(message, channel, claimed, sender, deputies, pacer, report) -> bool:
+    """Hand over one claimed batch; True when the server could not be reached (the rest of
+    the batch is given back, untouched)."""
     statements = channel.statements
     batch = recipients(claimed, deputies)
     blocked = _suppressed(message, batch)
-    pending = [r.delivery_id for r in batch]
     for position, recipient in enumerate(batch):
-        pending = [r.delivery_id for r in batch[position:]]
         if recipient.delivery_id in blocked:
-            Delivery.objects.filter(
-                pk=recipient.delivery_id, claimed_by=sender, status=DeliveryStatus.CLAIMED
-            ).update(status=DeliveryStatus.SKIPPED, error="suppressed address", lease_until=None)
+            statements.execute(
+                statements.skip,
+                [DeliveryStatus.SKIPPED, "suppressed address", recipient.delivery_id, sender,
+                 DeliveryStatus.CLAIMED],
+            )  # fmt: skip
             report.skipped += 1
             continue
-        if not _start_handover(recipient.delivery_id, sender, message, statements):
-            report.skipped += 1
+        pacer.wait()  # before the hand-over starts: waiting never eats into the lease
+        outcome = _start_handover(recipient.delivery_id, sender, message, statements)
+        if outcome != STARTED:
+            report.skipped += outcome == SKIPPED
             continue
         report.handed_twice += recipient.interrupted
-        pacer.wait()
         try:
             provider_id = channel.send(recipient)
         except TemporaryFailure as failure:
-            report.retried += _failed(recipient.delivery_id, failure) == "retry"
             if failure.code in ("connect", "connection"):
-                # The server is gone for now: give back the rest of the batch untouched.
-                _release(pending[1:], sender)
-                _schedule_retry(message.pk, backoff(1, getattr(failure, "retry_after", None)))
-                return
+                _give_back(recipient.delivery_id, sender)
+                _release([r.delivery_id for r in batch[position + 1 :]], sender)
+                logger.warning("message #%s: server unreachable (%s)", message.pk, failure.code)
+                return True
+            report.retried += _failed(recipient.delivery_id, failure, sender) == "retry"
             continue
         except PermanentFailure as failure:
-            _failed(recipient.delivery_id, failure)
+            _failed(recipient.delivery_id, failure, sender)
             report.failed += 1
             logger.info("delivery #%s failed: %s", recipient.delivery_id, failure.code)
             continue
-        _done(recipient.delivery_id, provider_id, statements)
+        except Exception as exc:  # one bad recipient must not stop the others
+            # The exception's text may quote the recipient's data: its type only.
+            _failed(recipient.delivery_id, PermanentFailure("error", type(exc).__name__), sender)
+            report.failed += 1
+            logger.error("delivery #%s failed: %s", recipient.delivery_id, type(exc).__name__)
+            continue
+        _done(recipient.delivery_id, provider_id, statements, sender)
         report.sent += 1
+    return False
 
 
 def _schedule_retry(message_id: int, delay: datetime.timedelta) -> None:
+    """Plan one more sender for the message, unless one is planned already."""
+    message = Message.objects.filter(pk=message_id).values("priority").first()
+    priority = (message or {}).get("priority", 0)
+    transaction.on_commit(
+        lambda: enqueue_once(message_id, priority=priority, run_after=timezone.now() + delay)
+    )
+
+
+def enqueue_once(message_id: int, *, priority: int = 0, run_after=None) -> bool:
+    """Enqueue a sender for the message unless one waits in the queue already."""
     from nextwork.messaging.tasks import send_message_task
 
-    message = Message.objects.filter(pk=message_id).values("priority").first()
-    transaction.on_commit(
-        lambda: send_message_task.using(
-            run_after=timezone.now() + delay, priority=(message or {}).get("priority", 0)
-        ).enqueue(message_id)
-    )
+    try:
+        from django_tasks.base import TaskResultStatus
+        from django_tasks_db.models import DBTaskResult
+    except ImportError:  # another task backend: a duplicate sender is harmless anyway
+        pass
+    else:
+        waiting = DBTaskResult.objects.filter(
+            task_path=send_message_task.module_path,
+            status=TaskResultStatus.READY,
+            args_kwargs__args__0=message_id,
+        )
+        if waiting.exists():
+            return False
+    task = send_message_task.using(priority=priority)
+    if run_after is not None:
+        task = task.using(run_after=run_after)
+    task.enqueue(message_id)
+    return True
 
 
 def finish_if_done(message_id: int) -> bool:
@@ -647,9 +739,13 @@ def finish_if_done(message_id: int) -> bool:
     return False
 
 
+QUEUED_TOO_LONG = datetime.timedelta(minutes=5)
+
+
 def stalled_messages() -> list[int]:
-    """Messages being sent that have due rows and no live sender (one died, or a retry is
-    due): to resume. A wrong guess only starts one more sender, which claims nothing twice."""
+    """Messages nobody is sending although they should be: a sender died (rows with an
+    ended lease, or due rows and no live claim), or a queued message whose sender never
+    started. A wrong guess only starts one more sender, which claims nothing twice."""
     now = timezone.now()
     due = Delivery.objects.filter(
         Q(status=DeliveryStatus.QUEUED, next_attempt_at__isnull=True)
@@ -659,8 +755,12 @@ def stalled_messages() -> list[int]:
     live = Delivery.objects.filter(
         status__in=[DeliveryStatus.CLAIMED, DeliveryStatus.HANDING], lease_until__gte=now
     )
-    return list(
+    sending = (
         Message.objects.filter(status=MessageStatus.SENDING, pk__in=due.values("message_id"))
         .exclude(pk__in=live.values("message_id"))
         .values_list("pk", flat=True)
     )
+    forgotten = Message.objects.filter(
+        status=MessageStatus.QUEUED, queued_at__lt=now - QUEUED_TOO_LONG
+    ).values_list("pk", flat=True)
+    return sorted({*sending, *forgotten})

@@ -15,13 +15,15 @@ from django.utils.translation import gettext as _
 
 from nextwork.common.mail import send_after_commit
 from nextwork.messaging import render
+from nextwork.messaging.consent import is_suppressed, reachable_q
 from nextwork.messaging.delivery import BulkEmail, _Deputies, recipients, unsubscribe_url
 from nextwork.messaging.models import (
-    ConsentState,
+    Channel,
     Delivery,
     DeliveryStatus,
     MessageStatus,
 )
+from nextwork.network.models import Member
 
 
 def send_digests(*, limit_members: int | None = None) -> int:
@@ -50,12 +52,22 @@ def _one(member_id: int, deputies: _Deputies) -> int:
         .select_related("message")
         .order_by("message_id")
     )
-    consents = set(
-        ConsentState.objects.filter(member_id=member_id, given=True).values_list(
-            "channel", "message_type"
-        )
-    )
-    kept = [d for d in rows if (d.message.channel, d.message.message_type) in consents]
+    # The digest is an email: each item needs what any email needs now (a current email
+    # consent for its type, a confirmed address, an active member, no suppression).
+    member = Member.objects.filter(pk=member_id).values("email").first()
+    reachable = {
+        message_type
+        for message_type in {d.message.message_type for d in rows}
+        if member is not None
+        and Member.objects.filter(reachable_q(Channel.EMAIL, message_type), pk=member_id).exists()
+    }
+    if member is not None and is_suppressed(Channel.EMAIL, member["email"]):
+        reachable = set()
+    kept = [
+        d
+        for d in rows
+        if d.message.channel == Channel.EMAIL and d.message.message_type in reachable
+    ]
     now = timezone.now()
     Delivery.objects.filter(pk__in=[d.pk for d in rows if d not in kept]).update(
         status=DeliveryStatus.SKIPPED, error="no current consent"
@@ -80,7 +92,8 @@ def _one(member_id: int, deputies: _Deputies) -> int:
             + "\n"
             + render.Compiled.of(text).fill(values).strip()
         )
-    unsubscribe = unsubscribe_url(kept[0].pk)
+    # One click stops every email the digest gathered, not only the first item's type.
+    unsubscribe = unsubscribe_url(kept[0].pk, everything=True)
     from nextwork.messaging.delivery import _preferences_url
 
     body = "\n\n\n".join(parts) + render.footer_text(

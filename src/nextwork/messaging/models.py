@@ -249,6 +249,8 @@ class Message(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     recipients = models.PositiveIntegerField(default=0)
+    # Consecutive runs stopped by an unreachable server: the next try waits longer each time.
+    outages = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"message #{self.pk} ({self.channel}/{self.message_type}, {self.status})"

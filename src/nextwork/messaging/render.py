@@ -27,6 +27,12 @@ VARIABLES = {
     "preferences_url": "the link to the member's preferences page",
 }
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# A variable at the start of an HTML address could become javascript: or another site; the
+# unsubscribe and preferences links are whole addresses made by the platform, allowed there.
+_IN_URL = re.compile(
+    r"""(?:href|src)\s*=\s*["']?\s*\{\{(?!\s*(?:unsubscribe_url|preferences_url)\s*\}\})""",
+    re.IGNORECASE,
+)
 
 # What an email's HTML may contain: formatting, links, images, simple tables.
 HTML_TAGS = {
@@ -51,6 +57,13 @@ def check(text: str, *, field: str) -> None:
             f"Unknown variable {{{{ {unknown[0]} }}}}; the variables are "
             + ", ".join(f"{{{{ {v} }}}}" for v in VARIABLES)
             + ".",
+            field=field,
+            code="unknown_variable",
+        )
+    if _IN_URL.search(text or ""):
+        raise InvalidInput(
+            "A variable cannot start a link or an image address (href, src): the sanitiser "
+            "checks addresses before the variables are filled.",
             field=field,
             code="unknown_variable",
         )

@@ -109,7 +109,13 @@ def _days(value, path: str) -> datetime.datetime:
     return timezone.now() - datetime.timedelta(days=value)
 
 
-def _leaf(key: str, node: dict, path: str) -> Q:
+def _is_staff(member) -> bool:
+    from nextwork.network.permissions import is_staff
+
+    return is_staff(member)
+
+
+def _leaf(key: str, node: dict, path: str, state: dict) -> Q:
     value = node[key]
     if key == "area":
         return location_in([_area(c, path) for c in _codes(value, path)])
@@ -127,7 +133,16 @@ def _leaf(key: str, node: dict, path: str) -> Q:
         return Q(Exists(grants))
     if key == "community":
         slugs = _codes(value, path)
-        found = dict(Community.objects.filter(slug__in=slugs).values_list("slug", "pk"))
+        usable = Community.objects.all()
+        viewer = state.get("viewer")
+        if viewer is not None and not _is_staff(viewer):
+            # Hidden communities are for staff and their own coordinators: a count narrowed
+            # enough could otherwise reveal a person's membership. Hidden and unknown slugs get
+            # the same answer.
+            usable = usable.filter(
+                Q(public=True) | Q(coordinators__member=viewer, coordinators__valid_to__isnull=True)
+            )
+        found = dict(usable.filter(slug__in=slugs).values_list("slug", "pk"))
         missing = [s for s in slugs if s not in found]
         if missing:
             raise _fail(path, f"no community {missing[0]!r}.")
@@ -163,10 +178,11 @@ def _leaf(key: str, node: dict, path: str) -> Q:
     raise AssertionError(key)
 
 
-def compile_definition(definition, path: str = "definition", *, _state=None) -> Q:
+def compile_definition(definition, path: str = "definition", *, viewer=None, _state=None) -> Q:
     """The Q on ``Member`` for a definition; bad definitions raise ``InvalidInput``
-    naming the place in the tree (``definition.and[1].area``)."""
-    state = _state if _state is not None else {"nodes": 0}
+    naming the place in the tree (``definition.and[1].area``). ``viewer``: the sender whose
+    definition it is (what communities they may name); None when it was checked already."""
+    state = _state if _state is not None else {"nodes": 0, "viewer": viewer}
     state["nodes"] += 1
     if state["nodes"] > MAX_NODES:
         raise _fail(path, f"too many filters ({MAX_NODES} at most).")
@@ -200,7 +216,7 @@ def compile_definition(definition, path: str = "definition", *, _state=None) -> 
             + ", ".join(LEAVES)
             + ".",
         )
-    return _leaf(leaf[0], definition, f"{path}.{leaf[0]}")
+    return _leaf(leaf[0], definition, f"{path}.{leaf[0]}", state)
 
 
 # -- the sender's scope -------------------------------------------------------------------------
@@ -306,17 +322,23 @@ def _under(area: Area, ancestor: Area) -> bool:
     return False
 
 
-def audience(definition, *, scope: Scope, channel: str | None = None, message_type=None):
+def audience(
+    definition, *, scope: Scope, channel: str | None = None, message_type=None, viewer=None
+):
     """The members a message would reach: definition ∩ scope (∩ reachable, when the channel
     and type are given). A queryset of ``Member``."""
-    q = compile_definition(definition) & scope.q()
+    q = compile_definition(definition, viewer=viewer) & scope.q()
     if channel and message_type:
         q &= reachable_q(channel, message_type)
     return Member.objects.filter(q)
 
 
-def count(definition, *, scope: Scope, channel: str | None = None, message_type=None) -> int:
-    return audience(definition, scope=scope, channel=channel, message_type=message_type).count()
+def count(
+    definition, *, scope: Scope, channel: str | None = None, message_type=None, viewer=None
+) -> int:
+    return audience(
+        definition, scope=scope, channel=channel, message_type=message_type, viewer=viewer
+    ).count()
 
 
 def is_community_coordinator(member: Member, community: Community) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from dataclasses import dataclass, field
 
 from django.core.mail import EmailMultiAlternatives
@@ -26,6 +27,7 @@ from nextwork.privacy.services import audit_record
 
 MAX_HTML = 200_000
 MAX_SMS = 1_600  # ten concatenated GSM-7 segments
+TEST_SENDS_PER_HOUR = 10
 ALERT_PRIORITY = 50  # ahead of newsletters (0) in the task queue
 INTERNAL_KEY = "_members"  # an internal leaf: a list of member ids (never from the API)
 
@@ -33,28 +35,26 @@ INTERNAL_KEY = "_members"  # an internal leaf: a list of member ids (never from 
 # -- segments -----------------------------------------------------------------------------------
 
 
-def _check_definition(definition) -> None:
-    if isinstance(definition, dict) and _has_internal(definition):
-        raise InvalidInput(
-            "definition: unknown filter '_members'.", field="definition", code="invalid_segment"
-        )
-    segments.compile_definition(definition)
+def _check_definition(definition, by: Member | None = None) -> None:
+    if "\\u0000" in json.dumps(definition):
+        raise InvalidInput("definition: a NUL character is not allowed.", field="definition",
+                           code="invalid_segment")  # fmt: skip
+    segments.compile_definition(definition, viewer=by)
 
 
-def _has_internal(node) -> bool:
-    if isinstance(node, dict):
-        return INTERNAL_KEY in node or any(_has_internal(v) for v in node.values())
-    if isinstance(node, list):
-        return any(_has_internal(v) for v in node)
-    return False
+def _no_nul(**fields: str) -> None:
+    for name, value in fields.items():
+        if value and "\x00" in value:
+            raise InvalidInput(f"The {name} contains a NUL character.", field=name)
 
 
 def segment_create(*, name: str, definition: dict, by: Member) -> Segment:
     require_sender(by)
+    _no_nul(name=name)
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise InvalidInput("A segment needs a name of 1 to 120 characters.", field="name")
-    _check_definition(definition)
+    _check_definition(definition, by)
     segment = Segment.objects.create(name=name, definition=definition, created_by=by)
     audit_record(actor=by, action="messaging.segment_create", details={"segment": segment.pk})
     return segment
@@ -73,14 +73,14 @@ def segment_visible(segment_id: int, *, by: Member) -> Segment:
 def segment_count(*, definition: dict, by: Member, scope_area=None, scope_community=None,
                   channel=None, message_type=None) -> dict:  # fmt: skip
     """The live count of a definition within the caller's scope (and reachable, per channel)."""
-    _check_definition(definition)
+    _check_definition(definition, by)
     scope = segments.resolve_scope(by, area=scope_area, community=scope_community)
-    total = segments.count(definition, scope=scope)
+    total = segments.count(definition, scope=scope, viewer=by)
     answer = {"scope": scope.describe(), "members": total}
     if message_type:
         for ch in Channel.values if channel is None else [channel]:
             answer[f"reachable_{ch}"] = segments.count(
-                definition, scope=scope, channel=ch, message_type=message_type
+                definition, scope=scope, channel=ch, message_type=message_type, viewer=by
             )
     audit_record(
         actor=by,
@@ -130,7 +130,8 @@ def _clean_message(data: MessageIn, by: Member) -> dict:
         raise InvalidInput("Give a saved segment or a definition (one of them).", field="segment")
     segment = segment_visible(data.segment, by=by) if data.segment is not None else None
     if data.definition is not None:
-        _check_definition(data.definition)
+        _check_definition(data.definition, by)
+    _no_nul(subject=data.subject, body_html=data.body_html, body_text=data.body_text)
     subject = (data.subject or "").strip()
     html = data.body_html or ""
     text = data.body_text or ""
@@ -215,10 +216,9 @@ def message_audience(message: Message):
 
 
 def _enqueue(message: Message) -> None:
-    from nextwork.messaging.tasks import send_message_task
+    from nextwork.messaging.delivery import enqueue_once
 
-    task = send_message_task.using(priority=message.priority)
-    transaction.on_commit(lambda: task.enqueue(message.pk))
+    transaction.on_commit(lambda: enqueue_once(message.pk, priority=message.priority))
 
 
 @transaction.atomic
@@ -249,9 +249,11 @@ def message_cancel(*, message: Message, by: Member) -> Message:
     locked.status = MessageStatus.CANCELLED
     locked.finished_at = timezone.now()
     locked.save(update_fields=["status", "finished_at"])
+    # Rows a sender has claimed but not started are skipped too; a hand-over in flight ends.
     Delivery.objects.filter(
-        message=locked, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.DIGEST]
-    ).update(status=DeliveryStatus.SKIPPED, error="cancelled")
+        message=locked,
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED, DeliveryStatus.DIGEST],
+    ).update(status=DeliveryStatus.SKIPPED, error="cancelled", claimed_by="", lease_until=None)
     audit_record(actor=by, action="messaging.message_cancel", details={"message": locked.pk})
     return locked
 
@@ -273,7 +275,22 @@ def message_preview(message: Message, *, member: Member) -> dict:
 
 
 def message_test_send(*, message: Message, by: Member) -> str:
-    """Send the message to its author only, marked as a test; returns where it went."""
+    """Send the message to its author only, marked as a test; returns where it went.
+
+    A few per hour (an SMS costs money), and never to an address that bounced, complained
+    or sent STOP.
+    """
+    from nextwork.common import ratelimit
+    from nextwork.messaging.consent import is_suppressed
+
+    ratelimit.check("messaging.test_send", str(by.pk), limit=TEST_SENDS_PER_HOUR, window=3600)
+    address = by.email if message.channel == Channel.EMAIL else by.phone
+    if address and is_suppressed(message.channel, address):
+        raise Conflict(
+            "Your own address is on the suppression list (bounce, complaint or STOP).",
+            field="channel",
+            code="suppressed",
+        )
     preview = message_preview(message, member=by)
     if message.channel == Channel.EMAIL:
         email = EmailMultiAlternatives(
@@ -369,7 +386,11 @@ def alert_send(*, data: AlertIn, by: Member, confirm: bool) -> dict:
         definition = values["segment"].definition if values["segment"] else values["definition"]
         scope = segments.Scope(area=values["scope_area"], community=values["scope_community"])
         counts[values["channel"]] = segments.count(
-            definition, scope=scope, channel=values["channel"], message_type=MessageType.ALERT
+            definition,
+            scope=scope,
+            channel=values["channel"],
+            message_type=MessageType.ALERT,
+            viewer=by,
         )
     if not confirm:
         return {"confirmed": False, "reachable": counts, "messages": []}
@@ -399,8 +420,9 @@ def notify(
     if not members:
         return None
     with transaction.atomic():
+        _lock_key(key)
         since = timezone.now() - cooldown
-        recent = Message.objects.select_for_update().filter(dedupe_key=key, created_at__gte=since)
+        recent = Message.objects.filter(dedupe_key=key, created_at__gte=since)
         if recent.exists():
             return None
         message = Message.objects.create(
@@ -414,6 +436,16 @@ def notify(
             dedupe_key=key[:120],
         )
         return message_send(message=message, by=None)
+
+
+def _lock_key(key: str) -> None:
+    """Serialise callers with the same key until the transaction ends: a row lock cannot
+    cover a row that does not exist yet. SQLite's write transactions are serial already."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"notify:{key}"])
 
 
 def coordinators_of(area) -> list[int]:
@@ -444,12 +476,14 @@ def unsubscribe(*, token: str) -> Delivery:
     is withdrawn. A link works once; a forged or altered one changes nothing."""
     from django.core import signing
 
-    from nextwork.messaging.consent import consent_set
+    from nextwork.messaging.consent import consent_set, withdraw_all
     from nextwork.messaging.delivery import UNSUBSCRIBE_SALT
     from nextwork.messaging.models import ConsentHow
 
     try:
-        delivery_id = int(signing.Signer(salt=UNSUBSCRIBE_SALT).unsign(token))
+        value = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign(token)
+        everything = value.startswith("all.")
+        delivery_id = int(value.removeprefix("all."))
     except (signing.BadSignature, ValueError) as exc:
         raise InvalidInput(
             "This unsubscribe link is not valid (altered or incomplete).",
@@ -470,13 +504,16 @@ def unsubscribe(*, token: str) -> Delivery:
             field="token",
             code="token_used",
         )
-    consent_set(
-        member=delivery.member,
-        channel=delivery.message.channel,
-        message_type=delivery.message.message_type,
-        given=False,
-        how=ConsentHow.UNSUBSCRIBE,
-    )
+    if everything:  # the weekly digest's link: every email type
+        withdraw_all(member=delivery.member, channel=Channel.EMAIL, how=ConsentHow.UNSUBSCRIBE)
+    else:
+        consent_set(
+            member=delivery.member,
+            channel=delivery.message.channel,
+            message_type=delivery.message.message_type,
+            given=False,
+            how=ConsentHow.UNSUBSCRIBE,
+        )
     delivery.unsubscribed_at = timezone.now()
     delivery.save(update_fields=["unsubscribed_at"])
     return delivery

@@ -24,13 +24,14 @@ def send_message_task(message_id: int) -> str:
 
 
 def resume_stalled() -> list[int]:
-    """Enqueue a sender for every message whose rows nobody holds (a worker died)."""
-    from nextwork.messaging.delivery import stalled_messages
+    """Enqueue a sender for every message nobody is sending (a worker died, or its task was
+    lost), unless one already waits in the queue."""
+    from nextwork.messaging.delivery import enqueue_once, stalled_messages
     from nextwork.messaging.models import Message
 
-    ids = sorted(set(stalled_messages()))
+    ids = stalled_messages()
     for message in Message.objects.filter(pk__in=ids):
-        send_message_task.using(priority=message.priority).enqueue(message.pk)
+        enqueue_once(message.pk, priority=message.priority)
     return ids
 
 

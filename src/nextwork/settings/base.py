@@ -186,6 +186,8 @@ NEXTWORK_SEND_LEASE = float(env.get("NEXTWORK_SEND_LEASE") or 120)
 NEXTWORK_SEND_RETRY_BASE = float(env.get("NEXTWORK_SEND_RETRY_BASE") or 30)
 NEXTWORK_SEND_RETRY_MAX = float(env.get("NEXTWORK_SEND_RETRY_MAX") or 3600)
 NEXTWORK_SEND_MAX_ATTEMPTS = int(env.get("NEXTWORK_SEND_MAX_ATTEMPTS") or 8)
+# A hand-over must end well within a sender's lease, or another sender could take it over.
+EMAIL_TIMEOUT = max(5.0, min(30.0, NEXTWORK_SEND_LEASE / 4))
 DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL")
 
 
