@@ -34,10 +34,13 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email.policy import Compat32
 
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -398,9 +401,18 @@ class EmailChannel:
             message.body_text or render.text_from_html(message.body_html)
         )
         self.organisation = settings.NEXTWORK_ORGANISATION
+        # The footers are translated and escaped once; only their two links vary.
+        placeholders = {
+            "unsubscribe_url": "{{ unsubscribe_url }}",
+            "preferences_url": "{{ preferences_url }}",
+            "organisation": self.organisation,
+        }
+        self.footer_text = render.Compiled.of(render.footer_text(**placeholders))
+        self.footer_html = render.Compiled.of(render.footer_html(**placeholders))
         self.domain = settings.NEXTWORK_SITE_URL.split("://")[-1].split("/")[0] or "localhost"
         self.domain = self.domain.split(":")[0]
         self.connection = None
+        self.sender = sanitize_address(settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_CHARSET)
 
     def open(self) -> None:
         self.connection = get_connection(fail_silently=False)
@@ -425,12 +437,7 @@ class EmailChannel:
             "unsubscribe_url": unsubscribe,
             "preferences_url": _preferences_url(recipient),
         }
-        links = {
-            "unsubscribe_url": unsubscribe,
-            "preferences_url": values["preferences_url"],
-            "organisation": self.organisation,
-        }
-        text = self.text.fill(values) + render.footer_text(**links)
+        text = self.text.fill(values) + self.footer_text.fill(values)
         email = BulkEmail(
             subject=self.subject.fill(values).replace("\n", " "),
             body=text,
@@ -458,7 +465,7 @@ class EmailChannel:
                     pass
                 else:
                     html = instrument_html(html, _DeliveryRef(recipient.delivery_id))
-            email.attach_alternative(html + render.footer_html(**links), "text/html")
+            email.attach_alternative(html + self.footer_html.fill(values, html=True), "text/html")
         return email
 
     def send(self, recipient: Recipient) -> str:
@@ -466,7 +473,14 @@ class EmailChannel:
             self.open()
         email = self.build(recipient)
         try:
-            email.send()
+            smtp = getattr(self.connection, "connection", None)
+            if isinstance(self.connection, SMTPBackend) and smtp is not None:
+                # Django's SMTP backend, already connected: hand the bytes over directly,
+                # without checking again the sender and the address it checked in message().
+                message = email.message()
+                smtp.sendmail(self.sender, [recipient.email], message.as_bytes(linesep="\r\n"))
+            else:  # a provider (anymail) or another backend: its own way
+                email.send()
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = next(iter(exc.recipients.values()), (550, b""))
             raise _smtp_failure(code, reason) from None
@@ -480,13 +494,34 @@ class EmailChannel:
         return str(provider_id or email.extra_headers["Message-ID"])
 
 
+class _UnfoldedHeaders(Compat32):
+    """The email package's default policy, but a header that is plain ASCII on one line (all
+    of ours but an encoded subject) is written as is: folding it costs more per email than
+    anything else in the message, and it fits RFC 5322's 998 characters anyway."""
+
+    def fold_binary(self, name, value):
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and "\n" not in value
+            and "\r" not in value
+            and len(name) + len(value) < 990
+        ):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+UNFOLDED = _UnfoldedHeaders(max_line_length=998)
+
+
 class BulkEmail(EmailMultiAlternatives):
     """An email whose header lines are not folded below RFC 5322's 998 characters: a folded
     List-Unsubscribe URL gets encoded, and mail clients would not find it."""
 
     def message(self):
         message = super().message()
-        message.policy = message.policy.clone(max_line_length=998)
+        for part in message.walk():
+            part.policy = UNFOLDED
         return message
 
 
