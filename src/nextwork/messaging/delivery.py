@@ -42,7 +42,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -65,7 +65,7 @@ logger = logging.getLogger("nextwork.messaging")
 
 UNSUBSCRIBE_SALT = "nextwork.messaging.unsubscribe"
 BATCH = 200
-INSERT_CHUNK = 5000
+MATERIALISE_SLICE = 50_000  # member ids per INSERT … SELECT
 
 
 def _setting(name: str, default):
@@ -78,29 +78,45 @@ def _setting(name: str, default):
 def materialise(message: Message) -> int:
     """Insert one delivery per recipient (idempotent); the number of recipients.
 
-    Chunks are committed one by one, so a large audience never holds SQLite's write lock for
-    long (sign-ups and unsubscribes go on meanwhile); the unique (message, member) pair makes
-    a second run, or two at once, insert nothing twice.
+    One ``INSERT … SELECT`` per slice of member ids, each committed on its own: the audience
+    query runs in the database (no row goes through Python), and a large audience never holds
+    SQLite's write lock for long (sign-ups and unsubscribes go on meanwhile). The unique
+    (message, member) pair makes a second run, or two at once, insert nothing twice.
     """
     from nextwork.messaging.services import message_audience
 
-    member_ids = message_audience(message).order_by().values_list("pk", flat=True)
-    digest_ids: set[int] = set()
+    audience_sql, audience_params = (
+        message_audience(message).order_by().values(nw_member=F("pk")).query.sql_with_params()
+    )
+    d, p = Delivery._meta.db_table, Preferences._meta.db_table
     # Alerts and internal notifications (reminders: they have a key) are time-bound, and SMS
     # are never gathered into an email: none of them is held back for the weekly digest.
-    if message.channel == Channel.EMAIL and not message.is_alert and not message.dedupe_key:
-        digest_ids = set(
-            Preferences.objects.filter(weekly_digest=True).values_list("member_id", flat=True)
-        )
-    batch: list[Delivery] = []
-    for member_id in member_ids.iterator(chunk_size=INSERT_CHUNK):
-        status = DeliveryStatus.DIGEST if member_id in digest_ids else DeliveryStatus.QUEUED
-        batch.append(Delivery(message_id=message.pk, member_id=member_id, status=status))
-        if len(batch) >= INSERT_CHUNK:
-            Delivery.objects.bulk_create(batch, ignore_conflicts=True)
-            batch = []
-    if batch:
-        Delivery.objects.bulk_create(batch, ignore_conflicts=True)
+    digest = message.channel == Channel.EMAIL and not message.is_alert and not message.dedupe_key
+    status = (
+        f"CASE WHEN EXISTS (SELECT 1 FROM {p} p WHERE p.member_id = a.nw_member "  # noqa: S608
+        f"AND p.weekly_digest) THEN %s ELSE %s END"
+        if digest
+        else "%s"
+    )
+    status_params = (
+        [DeliveryStatus.DIGEST, DeliveryStatus.QUEUED] if digest else [DeliveryStatus.QUEUED]
+    )
+    sql = (
+        f"INSERT INTO {d} (message_id, member_id, status, attempts, claimed_by, "  # noqa: S608
+        f"handed_twice, provider_id, error) "
+        f"SELECT %s, a.nw_member, {status}, 0, '', %s, '', '' FROM ({audience_sql}) a "
+        f"WHERE a.nw_member >= %s AND a.nw_member < %s "
+        f"ON CONFLICT (message_id, member_id) DO NOTHING"
+    )
+    bounds = Member.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is not None:
+        low = bounds["low"]
+        while low <= bounds["high"]:
+            high = low + MATERIALISE_SLICE
+            params = [message.pk, *status_params, False, *audience_params, low, high]
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, params)
+            low = high
     total = Delivery.objects.filter(message=message).count()
     Message.objects.filter(pk=message.pk).update(recipients=total)
     return total
