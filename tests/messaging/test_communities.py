@@ -93,9 +93,9 @@ def test_bad_input_names_its_field(people, jeunes):
 
 def test_joining_twice_is_idempotent_and_gives_the_community_news_consent(people, jeunes):
     lou = people["member"]
-    first = communities.community_join(member=lou, community=jeunes)
+    first = communities.community_join(member=lou, community=jeunes, community_news=True)
     assert first.created and first.consent_given
-    again = communities.community_join(member=lou, community=jeunes)
+    again = communities.community_join(member=lou, community=jeunes, community_news=True)
     assert not again.created and not again.consent_given
     assert again.membership.pk == first.membership.pk
     assert CommunityMembership.objects.filter(member=lou).count() == 1
@@ -126,7 +126,7 @@ def test_a_join_never_overrides_an_earlier_answer_and_the_box_can_be_unticked(pe
 
 def test_leaving_keeps_the_history_and_joining_again_is_a_new_row(people, jeunes):
     lou = people["member"]
-    first = communities.community_join(member=lou, community=jeunes).membership
+    first = communities.community_join(member=lou, community=jeunes, community_news=True).membership
     left = communities.community_leave(member=lou, community=jeunes)
     assert left.pk == first.pk and left.left_at is not None
     assert communities.community_leave(member=lou, community=jeunes) is None  # nothing to leave
@@ -216,7 +216,8 @@ def test_detail_page_asks_to_log_in_then_joins_and_leaves(client, people, jeunes
 
     client.force_login(lou)
     html = client.get("/communautes/jeunes/").content.decode()
-    assert 'name="community_news" checked' in html  # the box they can untick
+    # An explicit opt-in: the box is offered, never pre-ticked (a pre-ticked box is no consent).
+    assert 'name="community_news">' in html and 'name="community_news" checked' not in html
     response = client.post("/communautes/jeunes/rejoindre/", {"community_news": "on"}, follow=True)
     html = response.content.decode()
     assert "Bienvenue" in html and "Quitter la communauté" in html
@@ -278,7 +279,8 @@ def test_api_join_and_leave(client, people, jeunes, hidden):
     client.force_login(people["member"])
     joined = post(client, f"{url}/join")  # no body: the defaults
     assert joined.status_code == 201, joined.content
-    assert joined.json()["member"] and joined.json()["community_news"]
+    # Joining alone gives no consent to community news: that is an explicit opt-in.
+    assert joined.json()["member"] and not joined.json()["community_news"]
     assert joined.json()["members"] == 1
     assert post(client, f"{url}/join", {"community_news": False}).status_code == 200
     assert CommunityMembership.objects.filter(community=jeunes).count() == 1

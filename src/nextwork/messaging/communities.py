@@ -281,11 +281,12 @@ class JoinResult:
 
 @transaction.atomic
 def community_join(
-    *, member: Member, community: Community, community_news: bool = True
+    *, member: Member, community: Community, community_news: bool = False
 ) -> JoinResult:
     """Join a public community. Idempotent: joining again while a member changes nothing.
 
-    With ``community_news`` (the box on the page, ticked by default), a member who never
+    With ``community_news`` (a box on the page the member ticks: never pre-ticked, since a
+    pre-ticked box is not consent — CJEU Planet49, CNIL), a member who never
     answered for community news by email gives that consent (how=community); an earlier
     answer, given or withdrawn, is kept as it is.
     """

@@ -100,9 +100,10 @@ def community_create(request: HttpRequest, payload: CommunityIn):
 
 class JoinIn(Schema):
     community_news: bool = Field(
-        True,
-        description="Also receive community news by email, unless an earlier answer for "
-        "that type exists (a withdrawal is never overridden).",
+        False,
+        description="Also receive community news by email (an explicit opt-in, off unless "
+        "asked), unless an earlier answer for that type exists (a withdrawal is never "
+        "overridden).",
     )
 
 
@@ -142,7 +143,7 @@ def community_join(request: HttpRequest, community_id: int, payload: JoinIn | No
     result = communities.community_join(
         member=request.user,
         community=community,
-        community_news=payload.community_news if payload is not None else True,
+        community_news=payload.community_news if payload is not None else False,
     )
     return Status(
         201 if result.created else 200,
