@@ -59,10 +59,12 @@ def test_preferences_url_is_absolute_and_opens_the_page_without_login(client, se
     assert "l•••@example.org" in html and lou.email not in html
     assert f'name="t" value="{token}"' in html
 
-    response = client.post(f"{parsed.path}?{parsed.query}", {**ALL_EMAIL, "t": token})
+    # By the link, withdrawing works (giving needs a login: see the test below).
+    answers = {k: v for k, v in ALL_EMAIL.items() if k not in ("email.community", "email.alert")}
+    response = client.post(f"{parsed.path}?{parsed.query}", {**answers, "t": token})
     assert response.status_code == 302
     assert parse_qs(urlparse(response["Location"]).query)["t"] == [token]  # still by the link
-    assert consent.may_receive(lou.pk, "email", "community")
+    assert not consent.may_receive(lou.pk, "email", "alert")
 
 
 def test_a_forged_or_expired_link_is_refused(client, lou, people, monkeypatch):
@@ -165,3 +167,28 @@ def test_the_language_of_messages_is_chosen_and_segments_see_it(client, lou):
     answer = client.post(URL, {**ALL_EMAIL, "language": "xx"})
     assert answer.status_code == 400
     assert consent.preferences_for(lou).language == "en"  # nothing changed
+
+
+def test_the_emailed_link_may_withdraw_but_never_give(client, lou, make_member):
+    from nextwork.messaging.preferences import preferences_url
+
+    url = preferences_url(lou).split("testserver", 1)[-1]
+    url = url[url.index("/espace") :]
+    # Withdrawing the newsletter through the link works…
+    withdraw = {"email.campaign": "on", "email.alert": "on"}  # the newsletter unticked
+    assert client.post(url, withdraw).status_code == 302
+    assert consent.current_consents(lou)[("email", "newsletter")] is False
+    # …giving it back (or allowing tracking) does not: a forwarded email must not consent.
+    for answers in ({**withdraw, "email.newsletter": "on"}, {**withdraw, "tracking": "on"}):
+        refused = client.post(url, answers)
+        assert refused.status_code == 400
+        assert "Connectez-vous pour donner un nouvel accord" in refused.content.decode()
+    assert consent.current_consents(lou)[("email", "newsletter")] is False
+    assert not consent.preferences_for(lou).tracking
+    # The page itself offers only what may be done: unticked boxes are disabled.
+    page = client.get(url).content.decode()
+    assert 'name="email.newsletter" disabled' in page
+    # Logged in as themselves, the member gives it back.
+    client.force_login(lou)
+    assert client.post(URL, ALL_EMAIL).status_code == 302
+    assert consent.current_consents(lou)[("email", "newsletter")] is True

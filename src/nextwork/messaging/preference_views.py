@@ -111,6 +111,8 @@ def preferences(request: HttpRequest) -> HttpResponse:
     else:
         return redirect_to_login(request.get_full_path())
 
+    # Only the member, logged in, gives new consents; the emailed link may only withdraw.
+    may_give = request.user.is_authenticated and request.user.pk == member.pk
     errors: dict[str, str] = {}
     form = None
     if request.method == "POST":
@@ -134,9 +136,16 @@ def preferences(request: HttpRequest) -> HttpResponse:
                 weekly_digest=request.POST.get("weekly_digest") == "on",
                 tracking=request.POST.get("tracking") == "on",
                 language=request.POST.get("language") or None,
+                may_give=may_give,
             )
         except DomainError as exc:
-            errors = {"form": exc.message, "field": exc.field or ""}
+            message = exc.message
+            if exc.code == "login_to_give":
+                message = _(
+                    "Connectez-vous pour donner un nouvel accord : par le lien d'un message, "
+                    "vous pouvez seulement retirer les vôtres."
+                )
+            errors = {"form": message, "field": exc.field or ""}
         else:
             if changes:
                 messages.success(request, _("Vos préférences sont enregistrées."))
@@ -168,6 +177,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
             or prefs.language,
             "languages": settings.LANGUAGES,
             "confirmed": member.confirmed_at is not None,
+            "may_give": may_give,
             "history": _history(member),
             "history_limit": HISTORY_LINES,
             "errors": errors,

@@ -84,6 +84,7 @@ def preferences_update(
     tracking: bool | None = None,
     language: str | None = None,
     how: str = ConsentHow.SITE,
+    may_give: bool = True,
 ) -> list[Change]:
     """Apply the answers of the preferences page; returns the consents that changed.
 
@@ -107,6 +108,22 @@ def preferences_update(
                 field=f"sms.{asked[0]}",
             )
     current = consent.current_consents(member)
+    if not may_give:
+        # Reached through an emailed link, without logging in (emails get forwarded): one
+        # may withdraw and narrow, never give a new consent in the member's name.
+        newly = [
+            f"{c}.{t}" for (c, t), given in consents.items() if given and not current.get((c, t))
+        ]
+        prefs_now = consent.preferences_for(member)
+        if tracking and not prefs_now.tracking:
+            newly.append("tracking")
+        if newly:
+            raise InvalidInput(
+                "Log in to give a new consent: through the link of an email, one may only "
+                "withdraw.",
+                field=newly[0],
+                code="login_to_give",
+            )
     changes = []
     for (channel, message_type), given in consents.items():
         if current.get((channel, message_type), False) == given:
