@@ -27,6 +27,7 @@ from nextwork.messaging.models import (
     MessageType,
     Preferences,
     Suppression,
+    SuppressionReason,
 )
 from nextwork.network.models import ConsentText, Member, normalise_email
 
@@ -87,6 +88,14 @@ def consent_set(
         how=how,
         text=text,
     )
+    if given and channel == Channel.SMS and how == ConsentHow.SITE:
+        # The member, logged in, asks for SMS again after a STOP: lift that STOP (never a
+        # bounce or a complaint), or they would never receive what they asked for.
+        Suppression.objects.filter(
+            channel=Channel.SMS,
+            address_hash=address_hash(Channel.SMS, member.phone),
+            reason=SuppressionReason.STOP,
+        ).delete()
     if state is None:
         ConsentState.objects.create(
             member=member, channel=channel, message_type=message_type, given=given, updated_at=now

@@ -14,7 +14,7 @@ from nextwork.messaging import consent
 from nextwork.messaging.models import Channel, ConsentHow
 from nextwork.messaging.texts import consent_text
 from nextwork.network.models import ConsentSource
-from nextwork.network.signals import member_registered
+from nextwork.network.signals import member_registered, phone_changed
 
 HOW_BY_SOURCE = {
     ConsentSource.SITE: ConsentHow.SIGNUP,
@@ -42,3 +42,10 @@ def on_member_registered(sender, *, member, text, source, sms_opt_in=False, **kw
             how=how,
             text=consent_text("sms"),
         )
+
+
+@receiver(phone_changed, dispatch_uid="messaging.phone_changed")
+def on_phone_changed(sender, *, member, previous, **kwargs) -> None:
+    """An SMS consent was given for the old number: the new one must be opted in again
+    (recorded as the member's own change on the site)."""
+    consent.withdraw_all(member=member, channel=Channel.SMS, how=ConsentHow.SITE)

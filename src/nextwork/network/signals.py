@@ -7,3 +7,8 @@ from django.dispatch import Signal
 # (site, api or import) and ``sms_opt_in`` (the optional SMS box, only ever True with a phone).
 # Messaging records the channel consents from it; raising rolls the registration back.
 member_registered = Signal()
+
+# Sent inside the profile update's transaction when a member's phone number changed, with
+# ``member`` and ``previous`` (the old number, E.164, or ""). An SMS consent was given for a
+# number: messaging withdraws it, so a new (perhaps recycled) number never gets SMS unasked.
+phone_changed = Signal()

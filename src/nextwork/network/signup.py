@@ -299,11 +299,17 @@ def _send_already_registered(member: Member) -> None:
 def member_update_profile(
     *, member: Member, first_name: str, last_name: str, phone: str | None, public_relay: bool
 ) -> Member:
+    from nextwork.network.signals import phone_changed
+
     member.first_name = _clean_name(first_name, "first_name")
     member.last_name = _clean_name(last_name, "last_name")
+    previous = Member.objects.filter(pk=member.pk).values_list("phone", flat=True).first() or ""
     member.phone = clean_phone(phone)
     member.public_relay = public_relay
-    member.save(update_fields=["first_name", "last_name", "phone", "public_relay"])
+    with transaction.atomic():
+        member.save(update_fields=["first_name", "last_name", "phone", "public_relay"])
+        if member.phone != previous:
+            phone_changed.send(sender=Member, member=member, previous=previous)
     return member
 
 
