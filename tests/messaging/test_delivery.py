@@ -469,3 +469,26 @@ def test_an_unreachable_server_uses_no_attempt_and_plans_one_retry(
         assert (message.status, message.outages) == (MessageStatus.SENDING, outages)
         planned = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
         assert planned.count() == 1  # one sender planned, not one per recipient
+
+
+@pytest.mark.django_db
+def test_the_sweep_keeps_an_hour_of_its_own_results():
+    import datetime
+
+    from django.utils import timezone
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from nextwork.messaging.tasks import sweep_stalled
+
+    old, recent = sweep_stalled.enqueue(), sweep_stalled.enqueue()
+    now = timezone.now()
+    DBTaskResult.objects.filter(pk=old.id).update(
+        status=TaskResultStatus.SUCCESSFUL, finished_at=now - datetime.timedelta(hours=2)
+    )
+    DBTaskResult.objects.filter(pk=recent.id).update(
+        status=TaskResultStatus.SUCCESSFUL, finished_at=now - datetime.timedelta(minutes=5)
+    )
+    assert sweep_stalled.call() == "resumed 0 messages"
+    assert not DBTaskResult.objects.filter(pk=old.id).exists()
+    assert DBTaskResult.objects.filter(pk=recent.id).exists()

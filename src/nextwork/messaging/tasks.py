@@ -40,8 +40,24 @@ def sweep_stalled() -> str:
     """Every few seconds to minutes: resume messages whose sender died, then plan the next
     sweep (NEXTWORK_SEND_SWEEP seconds later)."""
     ids = resume_stalled()
+    _forget_old_sweeps()
     plan_sweep(after=True)
     return f"resumed {len(ids)} messages"
+
+
+def _forget_old_sweeps() -> None:
+    """A sweep runs every minute or so: keep an hour of their results, not every one."""
+    import datetime as dt
+
+    from django.utils import timezone
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.filter(
+        task_path=sweep_stalled.module_path,
+        status=TaskResultStatus.SUCCESSFUL,
+        finished_at__lt=timezone.now() - dt.timedelta(hours=1),
+    ).delete()
 
 
 def plan_sweep(*, after: bool = False) -> None:
