@@ -110,6 +110,17 @@ def test_joining_twice_is_idempotent_and_gives_the_community_news_consent(people
     assert consent.may_receive(lou.pk, "email", "community")
 
 
+def test_joining_alone_gives_no_consent_the_box_is_an_explicit_opt_in(people, jeunes):
+    # A pre-ticked box is not consent (CJEU Planet49, CNIL): without an explicit yes, a member
+    # who never answered joins and has still not answered.
+    lou = people["member"]
+    result = communities.community_join(member=lou, community=jeunes)
+    assert result.created and not result.consent_given
+    assert not ConsentEvent.objects.filter(member=lou).exists()
+    assert not communities.has_community_answer(lou)  # the box is offered again, unticked
+    assert not consent.may_receive(lou.pk, "email", "community")
+
+
 def test_a_join_never_overrides_an_earlier_answer_and_the_box_can_be_unticked(people, jeunes):
     lou, camille = people["member"], people["camille"]
     consent.consent_set(
