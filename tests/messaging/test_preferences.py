@@ -192,3 +192,75 @@ def test_the_emailed_link_may_withdraw_but_never_give(client, lou, make_member):
     client.force_login(lou)
     assert client.post(URL, ALL_EMAIL).status_code == 302
     assert consent.current_consents(lou)[("email", "newsletter")] is True
+
+
+def _link(member):
+    url = preferences.preferences_url(member)
+    return url[url.index("/espace") :]
+
+
+def _token(url):
+    return parse_qs(urlparse(url).query)["t"][0]
+
+
+def test_without_a_login_the_service_only_withdraws_and_narrows(lou):
+    lou.phone = "+33612345678"
+    lou.save(update_fields=["phone"])
+    before = ledger(lou)
+    # Each new consent — an email type, an SMS type, tracking — is refused, naming it, and
+    # nothing at all is written (the withdrawal asked alongside neither).
+    for consents, tracking, field in (
+        ({("email", "newsletter"): False, ("email", "community"): True}, None, "email.community"),
+        ({("email", "newsletter"): False, ("sms", "alert"): True}, None, "sms.alert"),
+        ({("email", "newsletter"): False}, True, "tracking"),
+    ):
+        with pytest.raises(InvalidInput) as exc:
+            preferences.preferences_update(
+                member=lou, consents=consents, tracking=tracking, may_give=False
+            )
+        assert exc.value.code == "login_to_give" and exc.value.field == field
+        assert ledger(lou) == before
+    assert not consent.preferences_for(lou).tracking
+    # Keeping what is given, withdrawing, the weekly digest either way: all allowed.
+    changes = preferences.preferences_update(
+        member=lou,
+        consents={("email", "newsletter"): False, ("email", "alert"): True},
+        weekly_digest=True,
+        tracking=False,
+        may_give=False,
+    )
+    assert [(c.message_type, c.given) for c in changes] == [("newsletter", False)]
+    assert consent.preferences_for(lou).weekly_digest
+    preferences.preferences_update(member=lou, consents={}, weekly_digest=False, may_give=False)
+    assert not consent.preferences_for(lou).weekly_digest
+    # Tracking already on may stay on, then be turned off.
+    Preferences.objects.filter(member=lou).update(tracking=True)
+    preferences.preferences_update(member=lou, consents={}, tracking=True, may_give=False)
+    preferences.preferences_update(member=lou, consents={}, tracking=False, may_give=False)
+    assert not consent.preferences_for(lou).tracking
+
+
+def test_a_link_for_someone_else_gives_nothing_even_logged_in(client, lou, make_member):
+    other = make_member("Sam")
+    client.force_login(other)  # logged in, but the link names Lou: a forwarded email
+    url = _link(lou)
+    page = client.get(url).content.decode()
+    assert 'name="email.community" disabled' in page and 'name="tracking" disabled' in page
+    assert "pour en donner un nouveau, connectez-vous" in page
+    refused = client.post(url, {**ALL_EMAIL, "t": _token(url)})
+    assert refused.status_code == 400
+    assert "Connectez-vous pour donner un nouvel accord" in refused.content.decode()
+    assert not ConsentState.objects.filter(member=lou, message_type="community").exists()
+
+
+def test_logged_in_as_themselves_the_link_gives_everything(client, lou):
+    client.force_login(lou)
+    url = _link(lou)
+    page = client.get(url).content.decode()
+    assert 'name="email.community" disabled' not in page
+    assert 'name="tracking" disabled' not in page
+    assert "pour en donner un nouveau" not in page  # no "log in to give" hint: they are
+    answer = client.post(url, {**ALL_EMAIL, "tracking": "on", "t": _token(url)})
+    assert answer.status_code == 302
+    assert consent.current_consents(lou)[("email", "community")] is True
+    assert consent.preferences_for(lou).tracking
