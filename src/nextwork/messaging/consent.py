@@ -88,14 +88,6 @@ def consent_set(
         how=how,
         text=text,
     )
-    if given and channel == Channel.SMS and how == ConsentHow.SITE:
-        # The member, logged in, asks for SMS again after a STOP: lift that STOP (never a
-        # bounce or a complaint), or they would never receive what they asked for.
-        Suppression.objects.filter(
-            channel=Channel.SMS,
-            address_hash=address_hash(Channel.SMS, member.phone),
-            reason=SuppressionReason.STOP,
-        ).delete()
     if state is None:
         ConsentState.objects.create(
             member=member, channel=channel, message_type=message_type, given=given, updated_at=now
@@ -156,6 +148,23 @@ def suppress(*, channel: str, address: str, reason: str, source: str = "") -> bo
         defaults={"reason": reason, "source": source[:40]},
     )
     return created
+
+
+def lift_stop(phone: str) -> bool:
+    """Take a number off the SMS suppression list if, and only if, it is there for a STOP.
+
+    Only for the member's own opt-in, logged in (``preferences.preferences_update`` with
+    ``may_give``): never a bounce, a complaint or the staff's manual entry, and never from a
+    sign-up form or a link anyone could have filled in with someone else's number.
+    """
+    if not phone:
+        return False
+    deleted, _ = Suppression.objects.filter(
+        channel=Channel.SMS,
+        address_hash=address_hash(Channel.SMS, phone),
+        reason=SuppressionReason.STOP,
+    ).delete()
+    return bool(deleted)
 
 
 def is_suppressed(channel: str, address: str) -> bool:

@@ -91,6 +91,16 @@ def preferences_update(
     Only changes reach the ledger: a box left as it was writes nothing, and a type never
     consented to and left unticked does not become a "withdrawn" line. A request for SMS
     without a phone number is refused, naming the box, before anything is written.
+
+    ``may_give`` is True only for the member logged in as themselves. Without it (the page
+    reached through the emailed link, which anyone the email was forwarded to can follow),
+    only withdrawing and narrowing are allowed: a consent not currently given that arrives
+    given, or tracking turned on, is refused (``code="login_to_give"``, naming the first such
+    box) and nothing is written; the weekly digest and the language may change either way.
+
+    A new SMS opt-in by the member logged in (``may_give``, how=site) also lifts a STOP on
+    their number (``consent.lift_stop``; never a bounce or complaint), or it would never
+    take effect.
     """
     for channel, message_type in consents:
         if message_type not in OFFERED.get(channel, ()):
@@ -138,6 +148,12 @@ def preferences_update(
             text=text,
         ):
             changes.append(Change(channel, message_type, given))
+    if (
+        may_give
+        and how == ConsentHow.SITE
+        and any(c.given and c.channel == Channel.SMS for c in changes)
+    ):
+        consent.lift_stop(member.phone)
     prefs = consent.preferences_for(member)
     fields = []
     if weekly_digest is not None and prefs.weekly_digest != weekly_digest:

@@ -44,8 +44,25 @@ def on_member_registered(sender, *, member, text, source, sms_opt_in=False, **kw
         )
 
 
+# Who changed the number -> how the withdrawal is written in the ledger (existing values only:
+# no migration). The member's own profile page is "site", the admin "staff", a file "import".
+HOW_BY_PHONE_CHANGE = {
+    "member": ConsentHow.SITE,
+    "staff": ConsentHow.STAFF,
+    "import": ConsentHow.IMPORT,
+}
+
+
 @receiver(phone_changed, dispatch_uid="messaging.phone_changed")
-def on_phone_changed(sender, *, member, previous, **kwargs) -> None:
-    """An SMS consent was given for the old number: the new one must be opted in again
-    (recorded as the member's own change on the site)."""
-    consent.withdraw_all(member=member, channel=Channel.SMS, how=ConsentHow.SITE)
+def on_phone_changed(sender, *, member, previous, by="member", **kwargs) -> None:
+    """SMS consent was given for a number: when the number changes, every current SMS consent
+    of the member is withdrawn, one ledger line per type, and the new number (perhaps someone
+    else's, recycled) must be opted in again by the member.
+
+    The line's ``how`` says who made the change: ``site`` when the member changed it on their
+    profile (their own action on the site, as for the preferences page), ``staff`` from the
+    admin, ``import`` from a file. No new ``ConsentHow`` value: that would need a migration.
+    """
+    consent.withdraw_all(
+        member=member, channel=Channel.SMS, how=HOW_BY_PHONE_CHANGE.get(by, ConsentHow.SITE)
+    )

@@ -8,6 +8,7 @@ from nextwork.network.models import (
     MemberLocation,
     RelayApplication,
 )
+from nextwork.network.signals import phone_changed
 
 
 @admin.register(Member)
@@ -24,6 +25,15 @@ class MemberAdmin(UserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
     readonly_fields = ["created_at", "last_login"]
+
+    def save_model(self, request, obj, form, change):
+        """A number changed by the staff is a new number like any other: ``phone_changed``
+        (the admin saves inside a transaction, so the consents go with the change or not)."""
+        super().save_model(request, obj, form, change)
+        if change and "phone" in form.changed_data:
+            previous = form.initial.get("phone") or ""
+            if (obj.phone or "") != previous:
+                phone_changed.send(sender=Member, member=obj, previous=previous, by="staff")
 
 
 @admin.register(Grant)

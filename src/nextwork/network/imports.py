@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from nextwork.common.errors import DomainError, InvalidInput
 from nextwork.network.models import Member, MemberLocation, Precision, normalise_email
+from nextwork.network.signals import phone_changed
 from nextwork.network.signup import clean_phone
 from nextwork.territories.lookup import get_engine
 from nextwork.territories.models import SENATE_KINDS, Area, AreaKind
@@ -342,6 +343,7 @@ def _write(engine, cleaned: dict[str, dict], existing: dict[str, int]) -> None:
         ),
     )  # fmt: skip
     # A known member keeps what the file leaves empty.
+    new_numbers = _phones_changing(cleaned, existing)
     _update(
         Member,
         ("first_name", "last_name", "phone"),
@@ -351,6 +353,12 @@ def _write(engine, cleaned: dict[str, dict], existing: dict[str, int]) -> None:
             if email in existing
         ),
     )
+    # Another number is a new number: SMS consents given for the old one do not follow it.
+    for chunk in _chunks(list(new_numbers)):
+        for member in Member.objects.filter(pk__in=chunk):
+            phone_changed.send(
+                sender=Member, member=member, previous=new_numbers[member.pk], by="import"
+            )
     ids = {**existing, **_existing_ids([e for e in cleaned if e not in existing])}
     placed = {ids[e]: m for e, m in cleaned.items() if m["department"]}
     moved = [ids[e] for e in existing if cleaned[e]["department"]]
@@ -375,6 +383,20 @@ def _write(engine, cleaned: dict[str, dict], existing: dict[str, int]) -> None:
             for pk, m in placed.items()
         ),
     )  # fmt: skip
+
+
+def _phones_changing(cleaned: dict[str, dict], existing: dict[str, int]) -> dict[int, str]:
+    """Known members to whom the file brings a different phone number: {id: previous number}.
+
+    An empty cell keeps the number, so only non-empty cells are compared (both sides E.164).
+    """
+    numbers = {existing[e]: m["phone"] for e, m in cleaned.items() if e in existing and m["phone"]}
+    changing = {}
+    for chunk in _chunks(list(numbers)):
+        for pk, phone in Member.objects.filter(pk__in=chunk).values_list("pk", "phone"):
+            if phone != numbers[pk]:
+                changing[pk] = phone
+    return changing
 
 
 def _insert(model, names: tuple[str, ...], rows) -> None:

@@ -8,7 +8,9 @@ from django.dispatch import Signal
 # Messaging records the channel consents from it; raising rolls the registration back.
 member_registered = Signal()
 
-# Sent inside the profile update's transaction when a member's phone number changed, with
-# ``member`` and ``previous`` (the old number, E.164, or ""). An SMS consent was given for a
-# number: messaging withdraws it, so a new (perhaps recycled) number never gets SMS unasked.
+# Sent inside the writing transaction whenever a member's phone number changes — their profile
+# (``member_update_profile``), the admin, or an import that brings another number — with
+# ``member``, ``previous`` (the old number, E.164, or "") and ``by``: "member", "staff" or
+# "import". An SMS consent was given for a number: messaging withdraws it, so a new (perhaps
+# recycled) number never gets SMS unasked. Network only sends it: it never imports messaging.
 phone_changed = Signal()

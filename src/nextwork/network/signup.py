@@ -29,7 +29,7 @@ from nextwork.network.models import (
     MemberLocation,
     normalise_email,
 )
-from nextwork.network.signals import member_registered
+from nextwork.network.signals import member_registered, phone_changed
 from nextwork.territories import lookup
 from nextwork.territories.models import Area, AreaKind
 
@@ -299,17 +299,21 @@ def _send_already_registered(member: Member) -> None:
 def member_update_profile(
     *, member: Member, first_name: str, last_name: str, phone: str | None, public_relay: bool
 ) -> Member:
-    from nextwork.network.signals import phone_changed
-
+    """Update the profile. A different phone number sends ``signals.phone_changed`` in this
+    transaction (messaging withdraws the SMS consents given for the old number)."""
     member.first_name = _clean_name(first_name, "first_name")
     member.last_name = _clean_name(last_name, "last_name")
-    previous = Member.objects.filter(pk=member.pk).values_list("phone", flat=True).first() or ""
-    member.phone = clean_phone(phone)
+    phone = clean_phone(phone)
+    # The stored number, not the instance's (a form may have changed it already), locked
+    # until the end of the transaction so two updates cannot both miss the change.
+    previous = (
+        Member.objects.select_for_update().filter(pk=member.pk).values_list("phone", flat=True)
+    ).first() or ""
+    member.phone = phone
     member.public_relay = public_relay
-    with transaction.atomic():
-        member.save(update_fields=["first_name", "last_name", "phone", "public_relay"])
-        if member.phone != previous:
-            phone_changed.send(sender=Member, member=member, previous=previous)
+    member.save(update_fields=["first_name", "last_name", "phone", "public_relay"])
+    if phone != previous:
+        phone_changed.send(sender=Member, member=member, previous=previous, by="member")
     return member
 
 
