@@ -380,3 +380,17 @@ def test_schemathesis(api_schema, client, people, path, method, mode, examples, 
         assert set(statuses) <= {400, 403}, statuses  # never created by a member
     if who is None and method == "POST":
         assert set(statuses) == {403}, statuses  # no CSRF token without a session either
+
+
+def test_a_nul_character_is_a_400_on_every_database(client, people):
+    client.force_login(people["staff"])
+    answer = client.post(
+        "/api/v1/communities",
+        {"name": "Jeunes\x00", "description": "x"},
+        content_type="application/json",
+    )
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["field"] == "name"
+    from nextwork.messaging.models import Community
+
+    assert not Community.objects.filter(name__startswith="Jeunes").exists()

@@ -1,5 +1,6 @@
 """The HTTP API: one NinjaAPI, domain errors mapped to HTTP in one place."""
 
+from django.db.utils import DataError
 from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -20,6 +21,21 @@ api = NinjaAPI(
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, exc: DomainError):
     return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(DataError)
+def data_error(request: HttpRequest, exc: DataError):
+    # What the checks let through but the database refuses (PostgreSQL refuses NUL characters
+    # in text): the write was rolled back; the caller gets a 400 rather than a 500.
+    body = {
+        "error": {
+            "code": "invalid",
+            "message": "The request holds a value the database refuses (a NUL character in a "
+            "text, or a number out of range).",
+            "field": None,
+        }
+    }
+    return api.create_response(request, body, status=400)
 
 
 @api.exception_handler(AuthenticationError)

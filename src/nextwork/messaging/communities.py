@@ -183,6 +183,8 @@ def _clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise InvalidInput("The name is required.", field="name")
+    if "\x00" in name:
+        raise InvalidInput("The name contains a NUL character.", field="name")
     if len(name) > NAME_MAX:
         raise InvalidInput(f"The name is too long ({NAME_MAX} characters at most).", field="name")
     return name
@@ -190,6 +192,8 @@ def _clean_name(name: str) -> str:
 
 def _clean_description(description: str) -> str:
     description = (description or "").strip()
+    if "\x00" in description:
+        raise InvalidInput("The presentation contains a NUL character.", field="description")
     if len(description) > DESCRIPTION_MAX:
         raise InvalidInput(
             f"The presentation is too long ({DESCRIPTION_MAX} characters at most).",
