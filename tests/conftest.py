@@ -199,3 +199,44 @@ def people(make_member, area):
         "camille": camille,
         "member": make_member("Lou"),
     }
+
+
+# -- shared by several test modules: a real SMTP server, the API schema, a staff session -------
+
+
+@pytest.fixture
+def inbox(settings):
+    """A real SMTP server on loopback; the platform sends through Django's SMTP backend."""
+    from tests import smtp
+
+    handler, controller = smtp.start()
+    for name, value in smtp.settings_for(controller).items():
+        setattr(settings, name, value)
+    settings.NEXTWORK_SITE_URL = "http://testserver"
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def api_schema(registry):
+    """The OpenAPI schema, for schemathesis, served in process."""
+    import schemathesis
+    from django.core.wsgi import get_wsgi_application
+
+    from tests.territories.test_api import same_connection
+
+    with same_connection():
+        return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+
+
+@pytest.fixture
+def staff_session(people, client):
+    """A staff session and its CSRF token, as a browser sends them: cookies and header."""
+    from django.middleware.csrf import _get_new_csrf_string
+
+    client.force_login(people["staff"])
+    token = _get_new_csrf_string()
+    return {
+        "cookies": {"sessionid": client.cookies["sessionid"].value, "csrftoken": token},
+        "headers": {"X-CSRFToken": token},
+    }

@@ -7,8 +7,6 @@ import datetime
 
 import pytest
 import schemathesis
-from django.core.wsgi import get_wsgi_application
-from django.middleware.csrf import _get_new_csrf_string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -244,23 +242,6 @@ def test_the_openapi_document_lists_the_events_endpoints(client):
 
 
 # -- schemathesis ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def api_schema(registry):
-    with same_connection():
-        return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
-
-
-@pytest.fixture
-def staff_session(people, client):
-    """A staff session and its CSRF token, as a browser sends them: cookies and header."""
-    client.force_login(people["staff"])
-    token = _get_new_csrf_string()
-    return {
-        "cookies": {"sessionid": client.cookies["sessionid"].value, "csrftoken": token},
-        "headers": {"X-CSRFToken": token},
-    }
 
 
 OPERATIONS = [

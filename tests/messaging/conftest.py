@@ -4,19 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests import smtp
-
-
-@pytest.fixture
-def inbox(settings):
-    """A real SMTP server on loopback; the platform sends through Django's SMTP backend."""
-    handler, controller = smtp.start()
-    for name, value in smtp.settings_for(controller).items():
-        setattr(settings, name, value)
-    settings.NEXTWORK_SITE_URL = "http://testserver"
-    yield handler
-    controller.stop()
-
 
 @pytest.fixture
 def place(area):

@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-import schemathesis
-from django.core.wsgi import get_wsgi_application
-from django.middleware.csrf import _get_new_csrf_string
 from hypothesis import HealthCheck, given, settings
 
 from nextwork.messaging import communities, digest, services
@@ -248,22 +245,6 @@ def test_weekly_digest_gathers_messages_and_sends_one_email(
 
 
 # -- schemathesis ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def api_schema(registry):
-    with same_connection():
-        return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
-
-
-@pytest.fixture
-def staff_session(people, client):
-    client.force_login(people["staff"])
-    token = _get_new_csrf_string()
-    return {
-        "cookies": {"sessionid": client.cookies["sessionid"].value, "csrftoken": token},
-        "headers": {"X-CSRFToken": token},
-    }
 
 
 OPERATIONS = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from django.core.wsgi import get_wsgi_application
 from django.middleware.csrf import _get_new_csrf_string
 from hypothesis import HealthCheck, given, settings
 
@@ -310,12 +309,6 @@ def test_openapi_documents_the_errors(client):
     assert {"201", "400", "401", "403", "409"} <= set(paths[API]["post"]["responses"])
     join = paths[f"{API}/{{community_id}}/join"]["post"]["responses"]
     assert {"200", "201", "400", "401", "403", "404"} <= set(join)
-
-
-@pytest.fixture
-def api_schema(registry):
-    with same_connection():
-        return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
 
 
 def session_of(client, member):

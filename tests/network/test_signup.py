@@ -19,17 +19,6 @@ SIGNUP = {
 }
 
 
-@pytest.fixture
-def inbox(settings):
-    """A real SMTP server on loopback; the platform sends through Django's SMTP backend."""
-    handler, controller = smtp.start()
-    for name, value in smtp.settings_for(controller).items():
-        setattr(settings, name, value)
-    settings.NEXTWORK_SITE_URL = "http://testserver"
-    yield handler
-    controller.stop()
-
-
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     cache.clear()

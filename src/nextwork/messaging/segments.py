@@ -31,8 +31,9 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from nextwork.common.errors import Forbidden, InvalidInput, NotFound
+from nextwork.messaging import communities
 from nextwork.messaging.consent import reachable_q
-from nextwork.messaging.models import Community, CommunityCoordinator, CommunityMembership
+from nextwork.messaging.models import Community, CommunityMembership
 from nextwork.network.models import Grant, Member, MemberLocation, Role
 from nextwork.network.permissions import current_grants
 from nextwork.network.selectors import area_by_code
@@ -254,20 +255,12 @@ class Scope:
         return "national"
 
 
-def coordinated_communities(member: Member):
-    if member is None or not member.is_authenticated:
-        return Community.objects.none()
-    return Community.objects.filter(
-        coordinators__member=member, coordinators__valid_to__isnull=True
-    )
-
-
 def scopes_of(member: Member) -> list[Scope]:
     """Every scope the member may write under (staff: the national one first)."""
     grants = list(current_grants(member, [Role.STAFF, Role.COORDINATOR]))
     scopes = [Scope()] if any(g.role == Role.STAFF for g in grants) else []
     scopes += [Scope(area=g.area) for g in grants if g.role == Role.COORDINATOR]
-    scopes += [Scope(community=c) for c in coordinated_communities(member)]
+    scopes += [Scope(community=c) for c in communities.coordinated(member)]
     return scopes
 
 
@@ -339,9 +332,3 @@ def count(
     return audience(
         definition, scope=scope, channel=channel, message_type=message_type, viewer=viewer
     ).count()
-
-
-def is_community_coordinator(member: Member, community: Community) -> bool:
-    return CommunityCoordinator.objects.filter(
-        community=community, member=member, valid_to__isnull=True
-    ).exists()
