@@ -30,6 +30,7 @@ class MessageType(models.TextChoices):
     CAMPAIGN = "campaign", _("appels à l'action")
     ALERT = "alert", _("alertes")
     COMMUNITY = "community", _("nouvelles des communautés")
+    PARTICIPATION = "participation", _("suivi des propositions")
 
 
 class ConsentHow(models.TextChoices):

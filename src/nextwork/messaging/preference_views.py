@@ -42,6 +42,10 @@ DESCRIPTIONS = {
         "Les messages urgents, quand une décision approche et qu'il faut réagir vite."
     ),
     MessageType.COMMUNITY: gettext_lazy("Les nouvelles des communautés dont vous êtes membre."),
+    MessageType.PARTICIPATION: gettext_lazy(
+        "Les réponses à vos propositions et les nouveaux commentaires des discussions que vous "
+        "suivez."
+    ),
 }
 
 TEXT_NAMES = {

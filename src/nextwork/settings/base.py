@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "nextwork.campaigns",
     "nextwork.events",
     "nextwork.messaging",
+    "nextwork.participation",
     "nextwork.privacy",
 ]
 
