@@ -9,7 +9,6 @@ import re
 import zoneinfo
 from dataclasses import dataclass, field
 
-import filetype
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -37,6 +36,7 @@ from nextwork.campaigns.models import (
 from nextwork.common.errors import Conflict, Forbidden, InvalidInput
 from nextwork.common.mail import send_after_commit
 from nextwork.common.ratelimit import RateLimited
+from nextwork.common.uploads import IMAGES_AND_PDF, checked_upload
 from nextwork.network import permissions
 from nextwork.network.models import Grant, Member, Role
 from nextwork.privacy.services import audit_record
@@ -245,13 +245,6 @@ def campaign_create(*, data: CampaignIn, by: Member) -> Campaign:
 # -- the briefing kit's files ------------------------------------------------------------------
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-# What may be attached, by the type read from the content, with the extensions it may carry.
-ATTACHMENT_TYPES = {
-    "application/pdf": (".pdf",),
-    "image/png": (".png",),
-    "image/jpeg": (".jpg", ".jpeg"),
-    "image/webp": (".webp",),
-}
 
 
 def attachment_size_check(size: int) -> None:
@@ -265,23 +258,9 @@ def attachment_size_check(size: int) -> None:
 
 def attachment_add(*, campaign: Campaign, name: str, data: bytes, by: Member) -> Attachment:
     _require_staff(by)
-    if not data:
-        raise InvalidInput("The file is empty.", field="file")
-    attachment_size_check(len(data))
-    kind = filetype.guess(data)
-    mime = kind.mime if kind else None
-    if mime not in ATTACHMENT_TYPES:
-        raise InvalidInput(
-            "Only PDF, PNG, JPEG and WebP files can be attached"
-            + (f" (this one is {mime})." if mime else "."),
-            field="file",
-        )
-    clean_name = re.sub(r"[^\w.\- ]", "_", name.strip())[:150] or "fichier"
-    if not clean_name.lower().endswith(ATTACHMENT_TYPES[mime]):
-        raise InvalidInput(
-            f"{clean_name} is not what its extension says: its content is {mime}.",
-            field="file",
-        )
+    clean_name, mime, data = checked_upload(
+        name, data, types=IMAGES_AND_PDF, max_bytes=MAX_ATTACHMENT_BYTES, field="file"
+    )
     from django.core.files.base import ContentFile
 
     attachment = Attachment(
@@ -680,6 +659,7 @@ def send_reminders(*, today: datetime.date | None = None) -> int:
     from django.conf import settings
 
     from nextwork.messaging.models import MessageType
+    from nextwork.messaging.render import literal
     from nextwork.messaging.services import notify
 
     today = today or timezone.localdate()
@@ -700,22 +680,17 @@ def send_reminders(*, today: datetime.date | None = None) -> int:
             url = f"{settings.NEXTWORK_SITE_URL}/espace/actions/{assignment.pk}/"
             body = (
                 "Bonjour {{ first_name }},\n\n"
-                f"La journée « {_literal(campaign.title)} » a lieu dans {days} jour(s). "
+                f"La journée « {literal(campaign.title)} » a lieu dans {days} jour(s). "
                 f"Votre mission : {assignment.mandate.title} {assignment.mandate.full_name}. "
                 f"Le dossier, le message à adapter et la liste à cocher sont ici :\n{url}\n"
             )
             message = notify(
                 key=f"campaign-reminder:{assignment.pk}:{days}",
                 members=[assignment.relay_id],
-                subject=f"J-{days} : {_literal(campaign.title)}",
+                subject=f"J-{days} : {literal(campaign.title)}",
                 body=body,
                 message_type=MessageType.CAMPAIGN,
                 cooldown=datetime.timedelta(days=1),
             )
             sent += message is not None
     return sent
-
-
-def _literal(text: str) -> str:
-    """Text put into a message template as is: no accidental {{ variable }}."""
-    return text.replace("{{", "{ {").replace("}}", "} }")

@@ -53,6 +53,7 @@ TEXT_NAMES = {
     "sms": gettext_lazy("accord SMS"),
     "community_news": gettext_lazy("accord des communautés"),
     "preferences": gettext_lazy("page des préférences"),
+    "participation": gettext_lazy("accord de suivi des propositions"),
 }
 
 

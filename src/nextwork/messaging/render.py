@@ -26,6 +26,14 @@ VARIABLES = {
     "unsubscribe_url": "the one-click unsubscribe link of this message",
     "preferences_url": "the link to the member's preferences page",
 }
+
+
+def literal(text: str) -> str:
+    """Text put into a message template as is (a title a member wrote): no accidental
+    ``{{ variable }}``."""
+    return text.replace("{{", "{ {").replace("}}", "} }")
+
+
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # A variable at the start of an HTML address could become javascript: or another site; the
 # unsubscribe and preferences links are whole addresses made by the platform, allowed there.

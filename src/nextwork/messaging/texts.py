@@ -25,11 +25,19 @@ Sur la page « Mes préférences », je choisis, type par type et canal par cana
 les messages que {organisation} peut m'envoyer. Chaque choix peut être changé à tout moment, \
 sur cette page ou depuis le lien de désinscription présent dans chaque message."""
 
+PARTICIPATION_V1_FR = """\
+En faisant une proposition, en soutenant, en commentant ou en suivant une discussion, \
+j'accepte que {organisation} me dise par courriel ce que devient cette proposition : réponse \
+de l'équipe, regroupement avec une autre, nouveaux commentaires. Je peux retirer cet accord à \
+tout moment depuis mes préférences ou le lien de désinscription de chaque message, et cesser \
+de suivre une discussion depuis sa page."""
+
 # kind -> (current version, French body)
 TEXTS = {
     "community_news": (1, COMMUNITY_NEWS_V1_FR),
     "sms": (1, SMS_V1_FR),
     "preferences": (1, PREFERENCES_V1_FR),
+    "participation": (1, PARTICIPATION_V1_FR),
 }
 
 

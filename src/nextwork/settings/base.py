@@ -187,6 +187,11 @@ NEXTWORK_SEND_LEASE = float(env.get("NEXTWORK_SEND_LEASE") or 120)
 NEXTWORK_SEND_RETRY_BASE = float(env.get("NEXTWORK_SEND_RETRY_BASE") or 30)
 NEXTWORK_SEND_RETRY_MAX = float(env.get("NEXTWORK_SEND_RETRY_MAX") or 3600)
 NEXTWORK_SEND_MAX_ATTEMPTS = int(env.get("NEXTWORK_SEND_MAX_ATTEMPTS") or 8)
+# Participation: the proposal edit window and the rate limits of contributions.
+NEXTWORK_PROPOSAL_EDIT_MINUTES = int(env.get("NEXTWORK_PROPOSAL_EDIT_MINUTES") or 30)
+NEXTWORK_PROPOSALS_PER_HOUR = int(env.get("NEXTWORK_PROPOSALS_PER_HOUR") or 5)
+NEXTWORK_COMMENTS_PER_HOUR = int(env.get("NEXTWORK_COMMENTS_PER_HOUR") or 30)
+NEXTWORK_REPORTS_PER_HOUR = int(env.get("NEXTWORK_REPORTS_PER_HOUR") or 20)
 # A hand-over must end well within a sender's lease, or another sender could take it over.
 EMAIL_TIMEOUT = max(5.0, min(30.0, NEXTWORK_SEND_LEASE / 4))
 DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL")

@@ -145,6 +145,19 @@ SETTINGS: dict[str, Setting] = {
             "Attempts before a temporary failure is recorded as final.",
             "8",
         ),
+        Setting(
+            "NEXTWORK_PROPOSAL_EDIT_MINUTES",
+            "Minutes after submitting during which a proposal's author may rewrite it without "
+            "the earlier text being kept as a version.",
+            "30",
+        ),
+        Setting(
+            "NEXTWORK_PROPOSALS_PER_HOUR",
+            "Proposals one member may submit per hour, over all consultations.",
+            "5",
+        ),
+        Setting("NEXTWORK_COMMENTS_PER_HOUR", "Comments one member may post per hour.", "30"),
+        Setting("NEXTWORK_REPORTS_PER_HOUR", "Reports one member may file per hour.", "20"),
     ]
 }
 
