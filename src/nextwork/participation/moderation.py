@@ -83,7 +83,7 @@ def _target(kind: str, target_id: int) -> Proposal | Comment:
     models = {"proposal": Proposal, "comment": Comment}
     if kind not in models:
         raise InvalidInput("Report a proposal or a comment.", field="kind")
-    item = models[kind].objects.select_for_update().filter(pk=target_id).first()
+    item = models[kind].objects.select_for_update(no_key=True).filter(pk=target_id).first()
     if item is None:
         raise NotFound(f"No {kind} {target_id}.", field="id")
     return item

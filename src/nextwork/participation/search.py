@@ -1,9 +1,10 @@
 """Full-text search over proposals, one entry point for both databases.
 
 SQLite answers from the FTS5 table kept by triggers (accents folded, ``unicode61``);
-PostgreSQL from the GIN index on the French text-search vector (stemmed: "écoles" finds
-"école"). The member's words are reduced to letters and digits before they reach either
-engine, so no query syntax can be injected; each word matches as a prefix and all must match.
+PostgreSQL from the GIN index on the French text-search vector, accents folded too
+(``nextwork_french``: unaccent then the French stemmer, so "ecoles" finds "école"). The
+member's words are reduced to letters and digits before they reach either engine, so no
+query syntax can be injected; each word matches as a prefix and all must match.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ def matching(proposals: QuerySet, query: str) -> QuerySet:
     if connection.vendor == "postgresql":
         tsquery = " & ".join(f"{term}:*" for term in terms)
         condition = RawSQL(
-            "to_tsvector('french'::regconfig, "
+            "to_tsvector('nextwork_french'::regconfig, "
             '"participation_proposal"."title" || \' \' || "participation_proposal"."body") '
-            "@@ to_tsquery('french'::regconfig, %s)",
+            "@@ to_tsquery('nextwork_french'::regconfig, %s)",
             [tsquery],
             output_field=BooleanField(),
         )

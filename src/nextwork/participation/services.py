@@ -299,7 +299,7 @@ def proposal_submit(
 def proposal_edit(*, proposal: Proposal, by: Member, title: str, body: str) -> Proposal:
     """The author rewrites their proposal while proposals are open. Within the edit window
     the text is simply replaced; after it, the earlier text is kept as a version."""
-    proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
+    proposal = Proposal.objects.select_for_update(no_key=True).get(pk=proposal.pk)
     if proposal.author_id != by.pk:
         raise Forbidden("Only its author may edit a proposal.")
     if proposal.state == State.HIDDEN:
@@ -342,6 +342,18 @@ def proposal_edit(*, proposal: Proposal, by: Member, title: str, body: str) -> P
 # -- supports -----------------------------------------------------------------------------------
 
 
+def _lock(scope: str, key: int) -> None:
+    """A transaction-long lock on (scope, key). An advisory lock on PostgreSQL, not a row lock
+    on the member: a row lock would block the foreign-key checks of other members' writes
+    that mention this member (a proposal they wrote) and could deadlock with them. SQLite's
+    write transactions are serial already (IMMEDIATE)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{scope}:{key}"])
+
+
 def _supportable(proposal_id: int, member: Member) -> Proposal:
     proposal = (
         Proposal.objects.select_related("consultation", "consultation__area")
@@ -359,7 +371,7 @@ def support_add(*, proposal_id: int, member: Member) -> Proposal:
     _require_confirmed(member, "support proposals")
     with transaction.atomic():
         # Serialise this member's supports: the quota check and the insert see the same count.
-        Member.objects.select_for_update().filter(pk=member.pk).first()
+        _lock("support", member.pk)
         proposal = _supportable(proposal_id, member)
         consultation = proposal.consultation
         _require_published(consultation)
@@ -544,7 +556,7 @@ def _url(proposal: Proposal) -> str:
 
 
 def _own_comment(comment_id: int, by: Member) -> Comment:
-    comment = Comment.objects.select_for_update().filter(pk=comment_id).first()
+    comment = Comment.objects.select_for_update(no_key=True).filter(pk=comment_id).first()
     if comment is None:
         raise NotFound(f"No comment {comment_id}.", field="comment")
     if comment.author_id != by.pk:
@@ -596,7 +608,7 @@ def proposal_merge(*, source_id: int, target_id: int, by: Member) -> Proposal:
         raise InvalidInput("A proposal cannot be merged into itself.", field="target")
     rows = {
         p.pk: p
-        for p in Proposal.objects.select_for_update()
+        for p in Proposal.objects.select_for_update(no_key=True, of=("self",))
         .select_related("consultation", "consultation__area")
         .filter(pk__in=[source_id, target_id])
     }
@@ -669,7 +681,7 @@ def proposal_answer(*, proposal_id: int, status: str, text: str, by: Member) -> 
     """Answer a proposal: its status and a text. The author, the supporters and the followers
     are told, through messaging, if they accept participation news."""
     proposal = (
-        Proposal.objects.select_for_update()
+        Proposal.objects.select_for_update(no_key=True, of=("self",))
         .select_related("consultation", "consultation__area")
         .filter(pk=proposal_id)
         .first()

@@ -2,7 +2,7 @@
 
 SQLite: an external-content FTS5 table over (title, body), kept in step by triggers, so every
 write path (services, admin, erasure) updates it. PostgreSQL: an expression index on the
-French text-search vector of title and body, which ``search.py`` queries with the same
+French, accent-folded text-search vector of title and body, which ``search.py`` queries with the same
 expression so that the planner uses it.
 """
 
@@ -34,11 +34,20 @@ SQLITE_DOWN = [
     "DROP TRIGGER IF EXISTS participation_proposal_fts_ai",
     "DROP TABLE IF EXISTS participation_proposal_fts",
 ]
+# French stemming with accents folded (unaccent is a trusted extension since PostgreSQL 13:
+# the database owner may create it), so "ecole" finds "écoles" as on SQLite.
 PG_UP = [
+    "CREATE EXTENSION IF NOT EXISTS unaccent",
+    "CREATE TEXT SEARCH CONFIGURATION nextwork_french (COPY = french)",
+    """ALTER TEXT SEARCH CONFIGURATION nextwork_french
+        ALTER MAPPING FOR hword, hword_part, word WITH unaccent, french_stem""",
     """CREATE INDEX participation_proposal_fts ON participation_proposal
-        USING gin (to_tsvector('french'::regconfig, title || ' ' || body))""",
+        USING gin (to_tsvector('nextwork_french'::regconfig, title || ' ' || body))""",
 ]
-PG_DOWN = ["DROP INDEX IF EXISTS participation_proposal_fts"]
+PG_DOWN = [
+    "DROP INDEX IF EXISTS participation_proposal_fts",
+    "DROP TEXT SEARCH CONFIGURATION IF EXISTS nextwork_french",
+]
 
 
 def _run(statements):
