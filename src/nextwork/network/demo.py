@@ -13,6 +13,7 @@ import secrets
 import numpy as np
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from nextwork.common.errors import Conflict
@@ -31,6 +32,12 @@ from nextwork.territories.models import Area, AreaKind
 from nextwork.territories.sampling import points_inside
 
 DOMAIN = "demo.invalid"
+
+# Sent once the demo network exists, inside its transaction, so that the apps built on the
+# network (participation, …) add their own demonstration data without this module knowing
+# them. Arguments: ``people`` (the generated members), ``staff`` (the demo staff member),
+# ``rng`` (seeded ``random.Random``).
+demo_seeded = Signal()
 FIRST = [
     "Camille",
     "Dominique",
@@ -181,6 +188,7 @@ def seed_demo(*, members: int = 3000, coverage: float = 0.34, seed: int = 2012) 
     Grant.objects.create(member=coordinator, role=Role.STAFF)
 
     _coverage_curve(rng, total=len(seat_ids), covered=sum(g.role == Role.RELAY for g in grants))
+    demo_seeded.send(sender=seed_demo, people=people, staff=coordinator, rng=rng)
     return {
         "members": members,
         "relays": sum(g.role == Role.RELAY for g in grants),
