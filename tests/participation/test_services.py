@@ -267,3 +267,14 @@ def test_sorts(consultation, propose, old_member):
     assert order("recent") == [b.pk, a.pk]
     with pytest.raises(InvalidInput, match="Unknown sort"):
         order("random")
+
+
+def test_deleting_a_member_brings_the_counters_down(propose, old_member):
+    proposal = propose(old_member())
+    fans = [old_member("F1"), old_member("F2")]
+    for fan in fans:
+        services.support_add(proposal_id=proposal.pk, member=fan)
+    fans[0].delete()
+    proposal.refresh_from_db()
+    assert proposal.support_count == Support.objects.filter(proposal=proposal).count() == 1
+    assert proposal.follower_count == Follow.objects.filter(proposal=proposal).count() == 2

@@ -51,6 +51,8 @@ MAX_BODY = 10_000
 MAX_COMMENT = 5_000
 MAX_ATTACHMENTS = 3
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+# Far above what a person clicks in an hour; a script supporting everything stops here.
+SUPPORTS_PER_HOUR = 300
 
 
 def edit_window() -> datetime.timedelta:
@@ -369,6 +371,7 @@ def support_add(*, proposal_id: int, member: Member) -> Proposal:
     """Support a proposal once. Raises ``Conflict`` when already supported, when the
     consultation is past its support phase, or when the member's quota is used up."""
     _require_confirmed(member, "support proposals")
+    _rate("support", member, limit=SUPPORTS_PER_HOUR, window=3600)
     with transaction.atomic():
         # Serialise this member's supports: the quota check and the insert see the same count.
         _lock("support", member.pk)
