@@ -342,7 +342,7 @@ def _tell_author(kind: str, item_id: int, action: str) -> None:
             f"{url}\n"
         )
     notify(
-        key=f"participation:moderation:{kind}:{item_id}:{action}:{item.moderated_at:%s}",
+        key=f"participation:moderation:{kind}:{item_id}:{action}:{item.moderated_at.timestamp():.0f}",
         members=[item.author_id],
         subject="Modération de votre contribution",
         body=body,
