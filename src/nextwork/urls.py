@@ -14,7 +14,9 @@ urlpatterns = [
     path("", include("nextwork.network.urls")),
     path("", include("nextwork.campaigns.urls")),
     path("", include("nextwork.events.urls")),
+    path("", include("nextwork.participation.urls")),
     path("", include("nextwork.messaging.urls")),
     path("", include("nextwork.territories.urls")),
+    path("", include("nextwork.participation.programme_urls")),
 ]
 handler404 = "nextwork.common.views.not_found"
