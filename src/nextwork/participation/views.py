@@ -198,8 +198,8 @@ def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for upload in files:
         if upload.size > services.MAX_ATTACHMENT_BYTES:
             errors["attachments"] = _(
-                "« %(name)s » pèse %(size).1f Mo : 5 Mo au plus sont acceptés."
-            ) % {"name": upload.name[:100], "size": upload.size / 2**20}
+                "« %(name)s » pèse %(size)s Mo : 5 Mo au plus sont acceptés."
+            ) % {"name": upload.name[:100], "size": f"{upload.size / 2**20:.1f}".replace(".", ",")}
     if not errors:
         try:
             proposal = services.proposal_submit(
@@ -312,7 +312,13 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _failed(form: str, exc: DomainError, values: dict) -> dict:
-    return {"form": form, "field": exc.field, "message": forms.french(exc), "values": values}
+    return {
+        "form": form,
+        "field": exc.field,
+        "message": forms.french(exc),
+        "values": values,
+        "forbidden": isinstance(exc, Forbidden),
+    }
 
 
 def _post_on_proposal(view: Callable) -> Callable:
@@ -327,6 +333,9 @@ def _post_on_proposal(view: Callable) -> Callable:
         failed = view(request, proposal, *args, **kwargs)
         if isinstance(failed, HttpResponse):
             return failed
+        if failed and failed.get("forbidden"):
+            # A form this member was never shown (an organiser's, another's comment).
+            return _denied(request, failed["message"])
         if failed:
             return _proposal_page(request, _proposal(request, pk), failed=failed, status=400)
         return _back(request, reverse("participation:proposal", args=[proposal.pk]))
