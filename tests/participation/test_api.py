@@ -110,6 +110,8 @@ def test_consultations_public_list_drafts_for_their_organisers(client, consultat
     assert first["phase"] == "proposals" and first["area"] is None
     assert first["text_html"] == "<p>Vos idées pour l'école.</p>\n"
     assert call(client, "get", f"/consultations/{paris_draft.pk}").status_code == 404
+    public = call(client, "get", f"/consultations/{consultation.pk}").json()
+    assert public["may_manage"] is False and public["supports_left"] is None
 
     client.force_login(people["coord75"])
     titles = {c["title"] for c in call(client, "get", "/consultations").json()["items"]}
