@@ -280,6 +280,11 @@ def measure_link_proposals(
     return measure
 
 
+def linked_ids(*, measure_id: int) -> set[int]:
+    """The proposals a measure of the draft links to now."""
+    return set(_measure(measure_id).proposals.values_list("pk", flat=True))
+
+
 # -- the snapshot and publishing -----------------------------------------------------------------
 
 
@@ -454,7 +459,9 @@ def document(snapshot: dict) -> dict:
 
 # -- the diff ------------------------------------------------------------------------------------
 
-_TOKENS = re.compile(r"\s+|[^\s]+")
+# Words, runs of spaces, and each punctuation mark on its own: "partout." → "partout en France."
+# keeps "partout" and shows " en France" inserted.
+_TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
 
 
 def text_ops(old: str, new: str) -> list[dict[str, str]]:
