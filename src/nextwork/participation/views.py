@@ -704,10 +704,12 @@ def moderation_queue(request: HttpRequest) -> HttpResponse:
             item.failed = failed if failed.get("key") == item.key else None
             item.proposal_id_for_link = item.pk if item.kind == "proposal" else item.proposal_id
             item.held_names = [HELD_FOR.get(code, code) for code in item.held_for]
+    shown = any(item.failed for items in waiting.values() for item in items)
     return render(
         request,
         "participation/moderation.html",
-        {"waiting": waiting},
+        # An error about an item no longer (or never) in the queue shows at the top.
+        {"waiting": waiting, "error": failed.get("message") if failed and not shown else None},
         status=status,
     )
 
