@@ -384,7 +384,10 @@ def current_version() -> ProgrammeVersion | None:
 
 
 def version(number: int) -> ProgrammeVersion:
-    found = ProgrammeVersion.objects.filter(number=number).first()
+    # Bounded first: a number past 64 bits would reach the database as an error, not a 404.
+    found = None
+    if 0 < number < 2**31:
+        found = ProgrammeVersion.objects.filter(number=number).first()
     if found is None:
         raise NotFound(f"No programme version {number}.", field="number")
     return found

@@ -114,7 +114,7 @@ def programme_latest(request: HttpRequest):
 
 class VersionsFilter(Schema):
     limit: int = Field(MAX_PAGE, ge=1, le=MAX_PAGE)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 @router.get(
