@@ -387,11 +387,6 @@ def test_an_oversized_or_missing_body_is_a_400(client, targets, bruno, method, p
     ) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/urls.py validation_error drops every part of the error location named body, "
-    "query or path, so the field called body is reported as the parameter's name (payload)",
-)
 @pytest.mark.parametrize(("method", "path", "body"), BODY_CASES)
 def test_an_oversized_or_missing_body_names_the_body(client, targets, bruno, method, path, body):
     error_of(as_(client, bruno, method, path.format(**targets), body), 400, "body")

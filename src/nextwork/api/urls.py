@@ -69,7 +69,11 @@ def http_error(request: HttpRequest, exc: HttpError):
 @api.exception_handler(NinjaValidationError)
 def validation_error(request: HttpRequest, exc: NinjaValidationError):
     first = exc.errors[0] if exc.errors else {}
-    loc = [str(part) for part in first.get("loc", []) if part not in ("query", "path", "body")]
+    # The location starts with where the value was (query, path, body); the rest names it, and
+    # a field may itself be called "body".
+    loc = [str(part) for part in first.get("loc", [])]
+    if loc and loc[0] in ("query", "path", "body"):
+        loc = loc[1:]
     field = loc[-1] if loc else None
     message = first.get("msg", "Invalid input.")
     return api.create_response(

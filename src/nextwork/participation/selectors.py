@@ -191,10 +191,13 @@ def can_read_text(viewer: Member | None, item, consultation: Consultation) -> bo
 def comments_of(proposal: Proposal, *, viewer: Member | None) -> list[Comment]:
     """The thread: published comments, the viewer's own held ones, hidden ones as
     placeholders. Replies come in ``reply_list`` under their parent."""
+    moderator = may_moderate(viewer, proposal.consultation)
+    if proposal.state != State.PUBLISHED and not (moderator or _is_author(viewer, proposal)):
+        return []  # comments quote what they answer: a withheld proposal withholds its thread
     q = Q(state__in=[State.PUBLISHED, State.HIDDEN])
     if viewer is not None and viewer.is_authenticated:
         q |= Q(author=viewer)
-    if may_moderate(viewer, proposal.consultation):
+    if moderator:
         q = Q()
     rows = list(Comment.objects.filter(q, proposal=proposal).select_related("author"))
     top = [c for c in rows if c.parent_id is None]

@@ -148,15 +148,15 @@ def _clean_consultation(data: ConsultationIn, by: Member) -> dict:
     if not selectors.may_open_in(by, area):
         where = f"in {area.code}" if area else "nationally"
         raise Forbidden(f"No current grant allows you to open a consultation {where}.")
-    for name in ("opens_at", "closes_at"):
+    for name in ("opens_at", "proposals_close_at", "closes_at"):
         value = getattr(data, name)
+        if value is None and name == "proposals_close_at":
+            continue
         if value is None or timezone.is_naive(value):
             raise InvalidInput(f"Give {name} with its time zone.", field=name)
+        if not 2000 <= value.year <= 2200:
+            raise InvalidInput(f"{name}: give a date between 2000 and 2200.", field=name)
     proposals_close = data.proposals_close_at or data.closes_at
-    if timezone.is_naive(proposals_close):
-        raise InvalidInput(
-            "Give proposals_close_at with its time zone.", field="proposals_close_at"
-        )
     if data.closes_at <= data.opens_at:
         raise InvalidInput("The consultation must close after it opens.", field="closes_at")
     if not data.opens_at <= proposals_close <= data.closes_at:
@@ -362,7 +362,9 @@ def _supportable(proposal_id: int, member: Member) -> Proposal:
         .filter(pk=proposal_id)
         .first()
     )
-    if proposal is None or (proposal.state != State.PUBLISHED and proposal.author_id != member.pk):
+    # Held proposals do not exist for others; hidden ones do (their page shows the reason),
+    # and are refused as not public.
+    if proposal is None or (proposal.state == State.PENDING and proposal.author_id != member.pk):
         raise NotFound(f"No proposal {proposal_id}.", field="proposal")
     return proposal
 
@@ -388,6 +390,8 @@ def support_add(*, proposal_id: int, member: Member) -> Proposal:
                 "support that one instead.",
                 field="proposal",
             )
+        if Support.objects.filter(proposal=proposal, member=member).exists():
+            raise Conflict("You already support this proposal.", field="proposal")
         left = selectors.supports_left(member, consultation)
         if left == 0:
             raise Conflict(
@@ -608,7 +612,7 @@ def proposal_merge(*, source_id: int, target_id: int, by: Member) -> Proposal:
     over (a member who supported both counts once), it stays readable with a link to the
     target, and both authors are told."""
     if source_id == target_id:
-        raise InvalidInput("A proposal cannot be merged into itself.", field="target")
+        raise InvalidInput("A proposal cannot be merged into itself.", field="into")
     rows = {
         p.pk: p
         for p in Proposal.objects.select_for_update(no_key=True, of=("self",))
@@ -617,22 +621,22 @@ def proposal_merge(*, source_id: int, target_id: int, by: Member) -> Proposal:
     }
     source, target = rows.get(source_id), rows.get(target_id)
     if source is None:
-        raise NotFound(f"No proposal {source_id}.", field="source")
+        raise NotFound(f"No proposal {source_id}.", field="proposal")
     if target is None:
-        raise NotFound(f"No proposal {target_id}.", field="target")
+        raise NotFound(f"No proposal {target_id}.", field="into")
     selectors.require_manager(by, source.consultation, "merge proposals")
     if source.consultation_id != target.consultation_id:
-        raise InvalidInput("Only proposals of the same consultation can be merged.", field="target")
+        raise InvalidInput("Only proposals of the same consultation can be merged.", field="into")
     if source.merged_into_id:
-        raise Conflict(f"Proposal {source_id} is already merged.", field="source")
+        raise Conflict(f"Proposal {source_id} is already merged.", field="proposal")
     if target.merged_into_id:
         raise Conflict(
             f"Proposal {target_id} was itself merged into {target.merged_into_id}: "
             "merge into that one.",
-            field="target",
+            field="into",
         )
     if source.state != State.PUBLISHED or target.state != State.PUBLISHED:
-        raise Conflict("Only public proposals can be merged.", field="source")
+        raise Conflict("Only public proposals can be merged.", field="proposal")
     for model in (Support, Follow):
         already = model.objects.filter(proposal=target).values("member_id")
         model.objects.filter(proposal=source).exclude(member_id__in=already).update(proposal=target)
