@@ -567,3 +567,20 @@ def test_the_services_errors_the_pages_meet_have_a_french_text(
         with pytest.raises(DomainError) as caught:
             attempt()
         assert forms.french(caught.value) != caught.value.message, caught.value.message
+
+
+def test_a_comment_after_the_closing_is_refused_visibly(client, consultation, old_member, propose):
+    import datetime
+
+    from django.utils import timezone
+
+    proposal = propose(old_member())
+    past = timezone.now() - datetime.timedelta(days=1)
+    Consultation.objects.filter(pk=consultation.pk).update(
+        opens_at=past - datetime.timedelta(days=2), proposals_close_at=past, closes_at=past
+    )
+    client.force_login(old_member("Tardif"))
+    response = client.post(f"/propositions/{proposal.pk}/commentaires/", {"body": "Trop tard ?"})
+    html = response.content.decode()
+    assert response.status_code == 400 and "Cette consultation est close." in html
+    assert not Comment.objects.exists()
