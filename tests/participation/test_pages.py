@@ -584,3 +584,13 @@ def test_a_comment_after_the_closing_is_refused_visibly(client, consultation, ol
     html = response.content.decode()
     assert response.status_code == 400 and "Cette consultation est close." in html
     assert not Comment.objects.exists()
+
+
+def test_a_date_out_of_range_is_told_in_french(client, people):
+    client.force_login(people["staff"])
+    response = client.post(
+        "/equipe/consultations/nouvelle/",
+        {"title": "Loin", "opens_at": "1999-01-01T10:00", "closes_at": "2030-01-01T10:00"},
+    )
+    assert response.status_code == 400
+    assert "Indiquez une date entre 2000 et 2200." in response.content.decode()

@@ -50,6 +50,8 @@ FRENCH = [
     (None, r"^No current grant allows you to open a consultation", gettext_lazy(
         "Vos rôles ne vous permettent pas d'ouvrir une consultation ici : l'équipe nationale "
         "ouvre les consultations nationales, chaque coordinateur celles de son territoire.")),
+    (None, r"give a date between 2000 and 2200", gettext_lazy(
+        "Indiquez une date entre 2000 et 2200.")),
     ("opens_at", r"", gettext_lazy("Indiquez la date et l'heure d'ouverture.")),
     ("closes_at", r"^The consultation must close after", gettext_lazy(
         "La clôture doit venir après l'ouverture.")),
