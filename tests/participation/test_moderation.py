@@ -218,3 +218,29 @@ def test_participation_news_respect_a_withdrawn_consent(
     assert not ConsentState.objects.get(
         member=fan, channel=Channel.EMAIL, message_type=MessageType.PARTICIPATION
     ).given
+
+
+def test_the_queue_lists_only_reported_items_not_every_public_one(propose, old_member, people):
+    quiet, reported = propose(old_member(), title="Calme"), propose(old_member(), title="Vif")
+    services.comment_add(proposal=quiet, author=old_member("C"), body="Un avis")
+    moderation.report_create(kind="proposal", target_id=reported.pk, reason="spam",
+                             by=old_member("R"))  # fmt: skip
+    queue = moderation.queue(people["staff"])
+    assert [p.pk for p in queue["reported"]] == [reported.pk]
+
+
+def test_a_review_can_be_turned_down_once(propose, old_member, people):
+    author = old_member()
+    proposal = propose(author)
+    staff = people["staff"]
+    with pytest.raises(Conflict, match="No review"):
+        moderation.moderate(kind="proposal", target_id=proposal.pk, action="uphold", by=staff)
+    moderation.moderate(kind="proposal", target_id=proposal.pk, action="hide", reason="Pub",
+                        by=staff)  # fmt: skip
+    moderation.review_request(kind="proposal", target_id=proposal.pk, note="Non !", by=author)
+    moderation.moderate(kind="proposal", target_id=proposal.pk, action="uphold", by=staff)
+    proposal.refresh_from_db()
+    assert proposal.state == State.HIDDEN and proposal.review_decided_at is not None
+    assert moderation.queue(staff)["reviews"] == []
+    with pytest.raises(Conflict, match="once"):
+        moderation.review_request(kind="proposal", target_id=proposal.pk, note="Encore", by=author)

@@ -41,7 +41,7 @@ AnswerStatusName = Literal[
 ]
 ReasonName = Literal["spam", "abuse", "personal_data", "off_topic", "illegal", "other"]
 KindName = Literal["proposal", "comment"]
-ActionName = Literal["approve", "hide", "restore", "dismiss"]
+ActionName = Literal["approve", "hide", "restore", "dismiss", "uphold"]
 SortName = Literal["supported", "recent", "discussed"]
 
 
@@ -824,7 +824,8 @@ class DecisionIn(Schema):
     id: int = Field(ge=1)
     action: ActionName = Field(
         description="approve a held one, hide one (with a reason), restore a hidden one, "
-        "dismiss the reports of a public one."
+        "dismiss the reports of a public one, uphold a hidden one after its author's review "
+        "request."
     )
     reason: str = Field(
         "", max_length=500, description="Shown in place of the content; required to hide."

@@ -168,20 +168,30 @@ def queue(member: Member) -> dict[str, list]:
     waiting = Q(state=State.PENDING) | Q(
         state=State.HIDDEN, review_requested_at__isnull=False, review_decided_at__isnull=True
     )
+    reported = Q(
+        state=State.PUBLISHED,
+        pk__in=Report.objects.filter(resolved_at__isnull=True, proposal__isnull=False).values(
+            "proposal_id"
+        ),
+    )
+    reported_comments = Q(
+        state=State.PUBLISHED,
+        pk__in=Report.objects.filter(resolved_at__isnull=True, comment__isnull=False).values(
+            "comment_id"
+        ),
+    )
     proposals = (
         Proposal.objects.filter(scope)
-        .filter(waiting | Q(state=State.PUBLISHED, reports__resolved_at__isnull=True))
+        .filter(waiting | reported)
         .exclude(author=member)
         .select_related("consultation", "author")
-        .distinct()
         .order_by("created_at")[:200]
     )
     comments = (
         Comment.objects.filter(comment_scope)
-        .filter(waiting | Q(state=State.PUBLISHED, reports__resolved_at__isnull=True))
+        .filter(waiting | reported_comments)
         .exclude(author=member)
         .select_related("proposal", "proposal__consultation", "author")
-        .distinct()
         .order_by("created_at")[:200]
     )
     items = list(proposals) + list(comments)
@@ -209,7 +219,7 @@ def queue(member: Member) -> dict[str, list]:
 
 # -- decisions ----------------------------------------------------------------------------------
 
-ACTIONS = ("approve", "hide", "restore", "dismiss")
+ACTIONS = ("approve", "hide", "restore", "dismiss", "uphold")
 
 
 def _require_moderator(member: Member, item) -> None:
@@ -236,7 +246,9 @@ def moderate(*, kind: str, target_id: int, action: str, reason: str = "", by: Me
     - ``approve`` a held contribution (it becomes public);
     - ``hide`` one, with a reason shown in its place;
     - ``restore`` a hidden one (after a review, or on second thought);
-    - ``dismiss`` the open reports of a public one, which stays as it is.
+    - ``dismiss`` the open reports of a public one, which stays as it is;
+    - ``uphold`` a hidden one after its author's review request: it stays hidden, the review
+      is decided, the author is told.
     Open reports on the item are resolved by any decision.
     """
     if action not in ACTIONS:
@@ -266,7 +278,11 @@ def moderate(*, kind: str, target_id: int, action: str, reason: str = "", by: Me
         item.state = State.PUBLISHED
     elif action == "dismiss" and not item.reports.filter(resolved_at__isnull=True).exists():
         raise Conflict(f"This {kind} has no open report.")
-    if item.review_requested_at and not item.review_decided_at and action in ("hide", "restore"):
+    elif action == "uphold" and not (
+        before == State.HIDDEN and item.review_requested_at and not item.review_decided_at
+    ):
+        raise Conflict(f"No review of this {kind} is waiting for a decision.")
+    if item.review_requested_at and not item.review_decided_at and action in ("restore", "uphold"):
         item.review_decided_at = now
     item.moderated_by, item.moderated_at = by, now
     item.save(
@@ -287,7 +303,7 @@ def moderate(*, kind: str, target_id: int, action: str, reason: str = "", by: Me
         area_code=consultation.area.code if consultation.area_id else "",
         details={"kind": kind, "id": item.pk, "from": before, "to": item.state},
     )
-    if action in ("hide", "restore", "approve") and item.author_id is not None:
+    if action in ("hide", "restore", "approve", "uphold") and item.author_id is not None:
         transaction.on_commit(lambda: _tell_author(kind, item.pk, action))
     return item
 
@@ -333,6 +349,12 @@ def _tell_author(kind: str, item_id: int, action: str) -> None:
         body = (
             f"Bonjour {{{{ first_name }}}},\n\n{what.capitalize()} sur « "
             f"{literal(proposal.title)} » est de nouveau visible :\n{url}\n"
+        )
+    elif action == "uphold":
+        body = (
+            f"Bonjour {{{{ first_name }}}},\n\nUn modérateur a réexaminé {what} sur « "
+            f"{literal(proposal.title)} » comme vous l'avez demandé, et la décision est "
+            f"maintenue. Motif : {literal(item.hidden_reason)}\n{url}\n"
         )
     else:
         body = (

@@ -695,9 +695,6 @@ def moderation_queue(request: HttpRequest) -> HttpResponse:
         waiting = moderation.queue(request.user)
     except DomainError as exc:
         return _denied(request, forms.french(exc))
-    # ``moderation.queue`` also returns public items that were never reported (its filter on
-    # open reports matches the rows without any report): only those with an open report wait.
-    waiting["reported"] = [item for item in waiting["reported"] if item.open_reports]
     for items in waiting.values():
         for item in items:
             item.key = f"{item.kind}-{item.pk}"
@@ -718,6 +715,7 @@ DONE = {
     "approve": gettext_lazy("Contenu publié ; son auteur en est informé."),
     "hide": gettext_lazy("Contenu masqué ; son auteur en est informé."),
     "restore": gettext_lazy("Contenu rétabli ; son auteur en est informé."),
+    "uphold": gettext_lazy("Masquage maintenu ; son auteur en est informé."),
     "dismiss": gettext_lazy("Signalements classés ; le contenu reste visible."),
 }
 # Why the spam heuristic held something (``moderation.spam_reasons``).
