@@ -6,7 +6,7 @@ import pytest
 
 from nextwork.network.demo import seed_demo
 from nextwork.participation import selectors
-from nextwork.participation.models import Consultation, NewsItem, Proposal
+from nextwork.participation.models import Consultation, NewsItem, ProgrammeVersion, Proposal
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +25,10 @@ def test_demo_seeds_a_consistent_consultation(registry):
     listed, total = selectors.proposals_list(consultation, viewer=None, query="cantines")
     assert total == 1 and listed[0].answer_status == "accepted"
     assert NewsItem.objects.count() == 1
+    (version,) = ProgrammeVersion.objects.all()
+    linked = [p["id"] for c in version.snapshot["chapters"] for m in c["measures"]
+              for p in m["proposals"]]  # fmt: skip
+    assert linked == [listed[0].pk]
     # Seeding again replaces the demo's consultation rather than adding a second one.
     seed_demo(members=100)
     assert Consultation.objects.count() == 1 and NewsItem.objects.count() == 1

@@ -117,12 +117,38 @@ def seed(sender=None, *, people, staff, rng, **kwargs) -> None:
         Proposal.objects.filter(pk=proposal.pk).update(
             answer_status=status, answered_at=answer.answered_at
         )
+    _programme(staff, original)
     NewsItem.objects.create(
         title=NEWS_TITLE,
         body="Jusqu'à la fin du mois, proposez et soutenez les idées pour l'école de demain.",
         published_at=consultation.opens_at,
         author=staff,
     )
+
+
+def _programme(staff, accepted: Proposal) -> None:
+    """A first published version whose school chapter traces one measure to the accepted
+    proposal (only when the programme is still empty: a demo never rewrites one)."""
+    from nextwork.participation import programme
+    from nextwork.participation.models import Chapter, ProgrammeVersion
+
+    if Chapter.objects.exists() or ProgrammeVersion.objects.exists():
+        return
+    school = programme.chapter_create(
+        by=staff, title="École", intro="Une école qui réduit les inégalités dès la maternelle."
+    )
+    programme.measure_create(
+        by=staff,
+        chapter_id=school.pk,
+        title="Des cantines bio et locales",
+        body="La moitié des repas servis dans les cantines scolaires bio et locaux d'ici 2030.",
+    )
+    measure = school.measures.get()
+    programme.measure_link_proposals(by=staff, measure_id=measure.pk, proposal_ids=[accepted.pk])
+    programme.chapter_create(
+        by=staff, title="Santé", intro="Un médecin traitant pour chacun, partout."
+    )
+    programme.programme_publish(note="Première version", by=staff)
 
 
 def _recount(consultation: Consultation) -> None:
