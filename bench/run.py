@@ -14,7 +14,10 @@ Every figure is printed with a baseline measured in the same run, on the same ma
    million members, re-assignment after a boundary change (see bench/members.py);
 8-9. with ``--campaigns-bench`` (or ``--campaigns-only``): action days (bench/campaigns.py);
 10-11. with ``--messaging-bench`` (or ``--messaging-only``): segments over a million members,
-   sending emails to a local SMTP server (see bench/messaging.py).
+   sending emails to a local SMTP server (see bench/messaging.py);
+12. with ``--participation-bench`` (or ``--participation-only``) and ``--participation-db``:
+   listing, sorting and searching 100,000 proposals with 5 M supports on PostgreSQL
+   (see bench/participation.py).
 
 The registry is imported by ``nextwork setup`` into a fresh temporary NEXTWORK_HOME (SQLite,
 never ./var nor DATABASE_URL), removed at the end unless ``--home`` names a folder to keep.
@@ -103,14 +106,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     import campaigns
     import members
     import messaging
+    import participation
 
     members.add_arguments(parser)
     campaigns.add_arguments(parser)
     messaging.add_arguments(parser)
+    participation.add_arguments(parser)
     args = parser.parse_args(argv)
     members.finish_args(parser, args)
     campaigns.finish_args(parser, args)
     messaging.finish_args(parser, args)
+    participation.finish_args(parser, args)
     sizes = (
         {
             "points": 100_000,
@@ -823,7 +829,12 @@ def main(argv=None) -> int:
             "grid_stats": engine.grid.stats,
         }
         rng = np.random.default_rng(args.seed)
-        only = args.members_only or args.campaigns_only or args.messaging_only
+        only = (
+            args.members_only
+            or args.campaigns_only
+            or args.messaging_only
+            or args.participation_only
+        )
         if not only:
             bench_single(engine, args, rng, results)
             bench_bulk(engine, args, rng, results)
@@ -845,6 +856,10 @@ def main(argv=None) -> int:
             import messaging
 
             messaging.bench_messaging(engine, args, rng, results, home)
+        if args.participation_bench:
+            import participation
+
+            participation.bench_participation(engine, args, rng, results, home)
     finally:
         if temporary:
             shutil.rmtree(home, ignore_errors=True)
@@ -863,6 +878,7 @@ def main(argv=None) -> int:
             "members_coverage",
             "messaging_segments",
             "messaging_send",
+            "participation",
         )
         if name in results and not results[name].get("target_met", True)
     ]
