@@ -278,3 +278,35 @@ def test_deleting_a_member_brings_the_counters_down(propose, old_member):
     proposal.refresh_from_db()
     assert proposal.support_count == Support.objects.filter(proposal=proposal).count() == 1
     assert proposal.follower_count == Follow.objects.filter(proposal=proposal).count() == 2
+
+
+@pytest.mark.parametrize("sort", ["supported", "recent", "discussed"])
+def test_search_results_keep_the_asked_order(consultation, propose, old_member, sort):
+    """Few matches are sorted through expressions (see selectors.proposals_list): same order."""
+    first = propose(old_member(), title="Vélo un", body="Pistes")
+    second = propose(old_member(), title="Vélo deux", body="Pistes")
+    propose(old_member(), title="Train", body="Gares")
+    Proposal.objects.filter(pk=first.pk).update(
+        support_count=5, comment_count=0, created_at=timezone.now() - datetime.timedelta(days=2)
+    )
+    Proposal.objects.filter(pk=second.pk).update(support_count=1, comment_count=4)
+    found, total = selectors.proposals_list(consultation, viewer=None, query="velo", sort=sort)
+    expected = [first.pk, second.pk] if sort == "supported" else [second.pk, first.pk]
+    assert total == 2 and [p.pk for p in found] == expected
+
+
+def test_staff_cannot_write_participation_messages_to_a_segment(people):
+    from nextwork.messaging.services import MessageIn, message_create
+
+    with pytest.raises(InvalidInput, match="sent by the platform itself") as caught:
+        message_create(
+            data=MessageIn(
+                channel="email",
+                message_type="participation",
+                subject="Nouvelles",
+                body_text="Bonjour",
+                definition={"all": []},
+            ),
+            by=people["staff"],
+        )
+    assert caught.value.field == "message_type"

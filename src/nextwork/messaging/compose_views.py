@@ -49,6 +49,7 @@ from nextwork.messaging.compose_forms import (
     sms_estimate,
 )
 from nextwork.messaging.models import (
+    PLATFORM_TYPES,
     Channel,
     Community,
     CommunityCoordinator,
@@ -167,7 +168,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
 def _type_choices(scopes: list[segments.Scope]):
     if all(s.community is not None for s in scopes):
         return [(MessageType.COMMUNITY.value, MessageType.COMMUNITY.label)]
-    return list(MessageType.choices)
+    return [(v, label) for v, label in MessageType.choices if v not in PLATFORM_TYPES]
 
 
 def _form_context(request: HttpRequest, form: dict, aud: dict, errors: dict, **extra) -> dict:

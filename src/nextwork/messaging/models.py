@@ -33,6 +33,11 @@ class MessageType(models.TextChoices):
     PARTICIPATION = "participation", _("suivi des propositions")
 
 
+# Sent by the platform itself (answers, new comments of followed threads), never written by
+# staff to a segment: the consent covers news of one's own contributions only.
+PLATFORM_TYPES = (MessageType.PARTICIPATION,)
+
+
 class ConsentHow(models.TextChoices):
     SIGNUP = "signup", _("inscription")
     SITE = "site", _("préférences sur le site")

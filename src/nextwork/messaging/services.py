@@ -14,6 +14,7 @@ from django.utils import timezone
 from nextwork.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from nextwork.messaging import render, segments
 from nextwork.messaging.models import (
+    PLATFORM_TYPES,
     Channel,
     Delivery,
     DeliveryStatus,
@@ -118,6 +119,12 @@ def _clean_message(data: MessageIn, by: Member) -> dict:
             f"Unknown message type {data.message_type!r}; the types are "
             + ", ".join(MessageType.values)
             + ".",
+            field="message_type",
+        )
+    if data.message_type in PLATFORM_TYPES:
+        raise InvalidInput(
+            f"{data.message_type} messages are sent by the platform itself (answers to "
+            "proposals, new comments of followed threads), never written to a segment.",
             field="message_type",
         )
     scope = segments.resolve_scope(by, area=data.scope_area, community=data.scope_community)

@@ -169,6 +169,12 @@ class Proposal(Moderated):
                 name="prop_by_discussed",
             ),
             models.Index(fields=["author", "-created_at"], name="prop_by_author"),
+            # What lists count: an index-only count instead of a scan of the consultation.
+            models.Index(
+                fields=["consultation"],
+                condition=Q(state="published", merged_into__isnull=True),
+                name="prop_listed",
+            ),
         ]
 
     def __str__(self) -> str:
