@@ -4,25 +4,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messaging', '0003_message_outages'),
+        ("messaging", "0003_message_outages"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='consentevent',
-            name='message_type',
-            field=models.CharField(choices=[('newsletter', "lettre d'information"), ('campaign', "appels à l'action"), ('alert', 'alertes'), ('community', 'nouvelles des communautés'), ('participation', 'suivi des propositions')], max_length=20),
+            model_name="consentevent",
+            name="message_type",
+            field=models.CharField(
+                choices=[
+                    ("newsletter", "lettre d'information"),
+                    ("campaign", "appels à l'action"),
+                    ("alert", "alertes"),
+                    ("community", "nouvelles des communautés"),
+                    ("participation", "suivi des propositions"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='consentstate',
-            name='message_type',
-            field=models.CharField(choices=[('newsletter', "lettre d'information"), ('campaign', "appels à l'action"), ('alert', 'alertes'), ('community', 'nouvelles des communautés'), ('participation', 'suivi des propositions')], max_length=20),
+            model_name="consentstate",
+            name="message_type",
+            field=models.CharField(
+                choices=[
+                    ("newsletter", "lettre d'information"),
+                    ("campaign", "appels à l'action"),
+                    ("alert", "alertes"),
+                    ("community", "nouvelles des communautés"),
+                    ("participation", "suivi des propositions"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='message',
-            name='message_type',
-            field=models.CharField(choices=[('newsletter', "lettre d'information"), ('campaign', "appels à l'action"), ('alert', 'alertes'), ('community', 'nouvelles des communautés'), ('participation', 'suivi des propositions')], max_length=20),
+            model_name="message",
+            name="message_type",
+            field=models.CharField(
+                choices=[
+                    ("newsletter", "lettre d'information"),
+                    ("campaign", "appels à l'action"),
+                    ("alert", "alertes"),
+                    ("community", "nouvelles des communautés"),
+                    ("participation", "suivi des propositions"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
