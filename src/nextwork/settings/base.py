@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "nextwork.events",
     "nextwork.messaging",
     "nextwork.participation",
+    "nextwork.fundraising",
     "nextwork.privacy",
 ]
 
@@ -192,6 +193,10 @@ NEXTWORK_PROPOSAL_EDIT_MINUTES = int(env.get("NEXTWORK_PROPOSAL_EDIT_MINUTES") o
 NEXTWORK_PROPOSALS_PER_HOUR = int(env.get("NEXTWORK_PROPOSALS_PER_HOUR") or 5)
 NEXTWORK_COMMENTS_PER_HOUR = int(env.get("NEXTWORK_COMMENTS_PER_HOUR") or 30)
 NEXTWORK_REPORTS_PER_HOUR = int(env.get("NEXTWORK_REPORTS_PER_HOUR") or 20)
+# Fundraising: the legal caps (fundraising/rules.py), in whole euros.
+NEXTWORK_PARTY_CAP_EUROS = int(env.get("NEXTWORK_PARTY_CAP_EUROS") or 7500)
+NEXTWORK_CAMPAIGN_CAP_EUROS = int(env.get("NEXTWORK_CAMPAIGN_CAP_EUROS") or 4600)
+NEXTWORK_CASH_MAX_EUROS = int(env.get("NEXTWORK_CASH_MAX_EUROS") or 150)
 # A hand-over must end well within a sender's lease, or another sender could take it over.
 EMAIL_TIMEOUT = max(5.0, min(30.0, NEXTWORK_SEND_LEASE / 4))
 DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL")

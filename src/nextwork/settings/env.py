@@ -158,6 +158,23 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("NEXTWORK_COMMENTS_PER_HOUR", "Comments one member may post per hour.", "30"),
         Setting("NEXTWORK_REPORTS_PER_HOUR", "Reports one member may file per hour.", "20"),
+        Setting(
+            "NEXTWORK_PARTY_CAP_EUROS",
+            "Most a person may give to political parties in a calendar year (loi n° 88-227, "
+            "art. 11-4), in whole euros.",
+            "7500",
+        ),
+        Setting(
+            "NEXTWORK_CAMPAIGN_CAP_EUROS",
+            "Most a person may give to the campaigns of one election (code électoral, "
+            "art. L52-8), in whole euros.",
+            "4600",
+        ),
+        Setting(
+            "NEXTWORK_CASH_MAX_EUROS",
+            "Largest gift in cash to a party or a campaign, in whole euros.",
+            "150",
+        ),
     ]
 }
 
