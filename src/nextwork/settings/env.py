@@ -175,6 +175,45 @@ SETTINGS: dict[str, Setting] = {
             "Largest gift in cash to a party or a campaign, in whole euros.",
             "150",
         ),
+        Setting(
+            "NEXTWORK_PAYMENT_PROVIDERS",
+            "Comma-separated payment providers offered to donors: built-in names (manual, "
+            "stripe, test) or the dotted path of a Provider subclass.",
+            "manual,stripe",
+        ),
+        Setting(
+            "NEXTWORK_TEST_PAYMENTS",
+            "Set to 1 to enable the test payment provider, whose checkout is a page of this "
+            "site that settles a donation without any money (development, browser tests). "
+            "Never in production.",
+            "0",
+        ),
+        Setting(
+            "NEXTWORK_DONATIONS_PER_HOUR",
+            "Donation intents one IP address may start per hour.",
+            "20",
+        ),
+        Setting(
+            "NEXTWORK_STRIPE_SECRET_KEY",
+            "Stripe secret API key (sk_live_… or sk_test_…). Unset: the stripe provider refuses "
+            "to start payments.",
+        ),
+        Setting(
+            "NEXTWORK_STRIPE_WEBHOOK_SECRET",
+            "Signing secret (whsec_…) of the Stripe webhook endpoint "
+            "/api/v1/payments/stripe/webhook. Unset: every Stripe webhook is refused.",
+        ),
+        Setting(
+            "NEXTWORK_STRIPE_API_BASE",
+            "Base URL of Stripe's API (tests point it at a local server).",
+            "https://api.stripe.com",
+        ),
+        Setting(
+            "NEXTWORK_STRIPE_WEBHOOK_TOLERANCE",
+            "Seconds a Stripe webhook's signed timestamp may differ from our clock.",
+            "300",
+        ),
+        Setting("NEXTWORK_STRIPE_TIMEOUT", "Seconds to wait for Stripe's API.", "10"),
     ]
 }
 

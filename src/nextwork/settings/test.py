@@ -23,3 +23,6 @@ NEXTWORK_LOOKUP_REFRESH_SECONDS = 0
 
 # Whitenoise serves the finders in tests, but wants its root folder to exist.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# The test payment provider (its checkout is a page of the site): browser tests pay with it.
+NEXTWORK_TEST_PAYMENTS = True
