@@ -19,7 +19,6 @@ urlpatterns = [
     path("", include("nextwork.territories.urls")),
     path("", include("nextwork.participation.programme_urls")),
     path("", include("nextwork.fundraising.test_checkout")),
-    path("", include("nextwork.fundraising.test_checkout")),
     path("", include("nextwork.fundraising.urls")),
 ]
 handler404 = "nextwork.common.views.not_found"
