@@ -47,7 +47,8 @@ def _cancel_at_provider_later(recurring: Recurring) -> None:
     def cancel() -> None:
         providers.get(name).cancel_recurring(recurring)
 
-    transaction.on_commit(cancel)
+    # robust: a provider that fails is logged; the webhook is still acknowledged.
+    transaction.on_commit(cancel, robust=True)
 
 
 @transaction.atomic
@@ -139,7 +140,7 @@ def recurring_renewal(
             engine.refund(refused)
             engine.cancel_recurring(recurring)
 
-        transaction.on_commit(give_back)
+        transaction.on_commit(give_back, robust=True)
         return (
             f"renewal refused, recorded as failed donation {refused.pk}, refunded and "
             f"subscription cancelled: {exc.message}"
