@@ -17,7 +17,9 @@ Every figure is printed with a baseline measured in the same run, on the same ma
    sending emails to a local SMTP server (see bench/messaging.py);
 12. with ``--participation-bench`` (or ``--participation-only``) and ``--participation-db``:
    listing, sorting and searching 100,000 proposals with 5 M supports on PostgreSQL
-   (see bench/participation.py).
+   (see bench/participation.py);
+13. with ``--fundraising-bench`` (or ``--fundraising-only``): donation analytics over 5 M
+   donations on SQLite and, with ``--fundraising-db``, PostgreSQL (see bench/fundraising.py).
 
 The registry is imported by ``nextwork setup`` into a fresh temporary NEXTWORK_HOME (SQLite,
 never ./var nor DATABASE_URL), removed at the end unless ``--home`` names a folder to keep.
@@ -104,6 +106,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--strict", action="store_true", help="exit with status 1 when a target is missed"
     )
     import campaigns
+    import fundraising
     import members
     import messaging
     import participation
@@ -112,11 +115,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     campaigns.add_arguments(parser)
     messaging.add_arguments(parser)
     participation.add_arguments(parser)
+    fundraising.add_arguments(parser)
     args = parser.parse_args(argv)
     members.finish_args(parser, args)
     campaigns.finish_args(parser, args)
     messaging.finish_args(parser, args)
     participation.finish_args(parser, args)
+    fundraising.finish_args(parser, args)
     sizes = (
         {
             "points": 100_000,
@@ -834,6 +839,7 @@ def main(argv=None) -> int:
             or args.campaigns_only
             or args.messaging_only
             or args.participation_only
+            or args.fundraising_only
         )
         if not only:
             bench_single(engine, args, rng, results)
@@ -860,6 +866,10 @@ def main(argv=None) -> int:
             import participation
 
             participation.bench_participation(engine, args, rng, results, home)
+        if args.fundraising_bench:
+            import fundraising
+
+            fundraising.bench_fundraising(engine, args, rng, results, home)
     finally:
         if temporary:
             shutil.rmtree(home, ignore_errors=True)
@@ -879,6 +889,7 @@ def main(argv=None) -> int:
             "messaging_segments",
             "messaging_send",
             "participation",
+            "fundraising",
         )
         if name in results and not results[name].get("target_met", True)
     ]
