@@ -119,9 +119,9 @@ def stripe_api(settings):
     fake.close()
 
 
-def intent(client, beneficiary, **changes):
+def intent(client, to, **changes):
     body = {
-        "beneficiary": beneficiary.pk,
+        "beneficiary": to.pk,
         "amount_cents": 5000,
         "frequency": "once",
         "method": "card",

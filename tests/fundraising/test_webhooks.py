@@ -192,3 +192,42 @@ def test_the_test_provider_is_off_without_its_switch(client, beneficiaries, sett
     settings.NEXTWORK_TEST_PAYMENTS = False
     response = intent(client, beneficiaries["party"], provider="test")
     assert response.status_code == 400 and response.json()["error"]["field"] == "provider"
+
+
+def test_webhooks_need_no_csrf_token(beneficiaries, stripe_api):  # noqa: F811
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = intent(strict, beneficiaries["party"])
+    assert response.status_code == 201
+    donation = response.json()["donation"]
+    paid = deliver(strict, load("event_checkout_session_completed", donation=donation))
+    assert paid.status_code == 200
+    assert Donation.objects.get(pk=donation).status == DonationStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"amount_cents": "cinquante"}, "amount_cents"),
+        ({"amount_cents": 50}, "amount"),
+        ({"amount_cents": 10**15}, "amount"),
+        ({"frequency": "weekly"}, "frequency"),
+        ({"email": "pas-une-adresse"}, "email"),
+        ({"first_name": "Ca\x00mille"}, "first_name"),
+        ({"country": "France"}, "country"),
+        ({"beneficiary": 999999}, "beneficiary"),
+        ({"page": "nulle-part"}, "page"),
+    ],
+)
+def test_bad_intents_are_refused_by_field_and_store_nothing(
+    client,
+    beneficiaries,
+    stripe_api,  # noqa: F811
+    changes,
+    field,
+):
+    response = intent(client, beneficiaries["party"], **changes)
+    assert 400 <= response.status_code < 500, response.content
+    assert response.json()["error"]["field"] == field
+    assert Donation.objects.count() == 0 and stripe_api.requests == []
