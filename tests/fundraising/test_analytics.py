@@ -208,6 +208,14 @@ def test_period_and_beneficiary(dataset):
     assert data["total"] == sum(r["cents"] for r in march)
     assert data["count"] == len(march)
     assert [m["month"] for m in data["months"]] == ["2025-03"]
+    # New in March: a first gift ever in March, gifts before the period included.
+    first = {}
+    for r in sorted(rows, key=lambda r: r["when"]):
+        first.setdefault(r["key"], r["when"].astimezone(PARIS).strftime("%Y-%m"))
+    keys = {r["key"] for r in march}
+    assert data["donors"] == len(keys)
+    assert data["months"][0]["new"] == sum(1 for k in keys if first[k] == "2025-03")
+    assert data["months"][0]["returning"] > 0
     everything = analytics.summary()
     assert everything["total"] == sum(r["cents"] for r in rows) + 4200
 
