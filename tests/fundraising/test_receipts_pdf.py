@@ -222,3 +222,12 @@ def test_others_get_404(client, receipt_of_member):
 def test_anonymous_is_sent_to_login(client, receipt_of_member):
     response = client.get(f"/espace/dons/recus/{receipt_of_member[0].pk}.pdf")
     assert response.status_code == 302 and "/espace/dons/recus/" in response["Location"]
+
+
+def test_the_donor_lists_their_receipts_only(client, receipt_of_member, give):
+    receipt, owner = receipt_of_member
+    other = services.receipt_issue(donation_id=give("association", cents=999).pk)
+    client.force_login(owner)
+    html = client.get("/espace/dons/recus/").content.decode()
+    assert f"/espace/dons/recus/{receipt.pk}.pdf" in html and "42 €" in html
+    assert f"/espace/dons/recus/{other.pk}.pdf" not in html

@@ -199,3 +199,12 @@ def access_receipt(member, receipt_id: int) -> Receipt:
     if found is None or (found.donor.member_id != member.pk and not is_staff(member)):
         raise NotFound(f"No receipt {receipt_id}.", field="receipt")
     return found
+
+
+def receipts_of(member) -> list[Receipt]:
+    """The receipts of the gifts a member made while logged in, newest first."""
+    return list(
+        Receipt.objects.filter(donor__member=member)
+        .select_related("beneficiary")
+        .order_by("-year", "-issued_at")
+    )

@@ -18,5 +18,6 @@ urlpatterns = [
         views.page_thank,
         name="page_thank",
     ),
+    path("espace/dons/recus/", views.my_receipts, name="my_receipts"),
     path("espace/dons/recus/<int:pk>.pdf", views.receipt_pdf, name="receipt_pdf"),
 ]

@@ -147,6 +147,16 @@ def receipt_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+@require_GET
+@login_required
+def my_receipts(request: HttpRequest) -> HttpResponse:
+    rows = [
+        {"receipt": r, "number": f"{r.year}-{r.number:06d}", "amount": rules.euros(r.amount_cents)}
+        for r in receipts_pdf.receipts_of(request.user)
+    ]
+    return render(request, "fundraising/my_receipts.html", {"rows": rows})
+
+
 # -- giving -------------------------------------------------------------------------------------
 
 SUGGESTED_EUROS = {Frequency.ONCE: [10, 20, 50, 100, 200], Frequency.MONTHLY: [5, 10, 20, 50]}
