@@ -83,7 +83,7 @@ def _by_ref(provider: str, recurring_ref: str) -> Recurring | None:
     if not recurring_ref:
         return None
     return (
-        Recurring.objects.select_for_update()
+        Recurring.objects.select_for_update(of=("self",))
         .select_related("donor", "beneficiary")
         .filter(provider=provider, provider_ref=recurring_ref)
         .first()
