@@ -94,3 +94,16 @@ def test_receipts_are_numbered_without_gaps_and_reissued_with_a_trace(give, peop
     assert Receipt.objects.count() == 4  # nothing deleted
     services.donation_refunded(donation_id=gifts[1].pk)
     assert Receipt.objects.get(number=2).cancelled_at is not None
+
+
+def test_an_association_receipt_carries_its_purpose(give, beneficiaries):
+    association = beneficiaries["association"]
+    association.purpose = "Défendre l'accès de tous à l'école publique"
+    association.save(update_fields=["purpose"])
+    gift = give("association", cents=3000)
+    receipt = services.receipt_issue(donation_id=gift.pk)
+    assert receipt.snapshot["beneficiary"]["object"] == association.purpose
+    association.purpose = "Autre objet"
+    association.save(update_fields=["purpose"])
+    receipt.refresh_from_db()
+    assert receipt.snapshot["beneficiary"]["object"].startswith("Défendre")  # frozen

@@ -39,6 +39,8 @@ class Beneficiary(models.Model):
     kind = models.CharField(max_length=20, choices=BeneficiaryKind.choices)
     legal_name = models.CharField(_("dénomination légale"), max_length=300)
     address = models.TextField(_("adresse"))
+    # An association's purpose as in its statutes: the "Objet" line of its tax receipts.
+    purpose = models.TextField(_("objet"), blank=True)
     # Association: RNA or SIREN; party: the financing association's approval by the CNCCFP;
     # campaign: the mandataire's declaration at the prefecture.
     registration = models.CharField(_("identification"), max_length=200, blank=True)

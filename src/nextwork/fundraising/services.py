@@ -352,6 +352,7 @@ def _snapshot(donor: Donor, beneficiary: Beneficiary, donations: list[Donation])
             "kind": beneficiary.kind,
             "legal_name": beneficiary.legal_name,
             "address": beneficiary.address,
+            "object": beneficiary.purpose,
             "registration": beneficiary.registration,
             "election": beneficiary.election,
         },
