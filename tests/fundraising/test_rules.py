@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nextwork.common.errors import InvalidInput
+from nextwork.common.errors import Conflict, InvalidInput
 from nextwork.fundraising import services
 from nextwork.fundraising.models import CapLedger, Donation, DonationStatus, Receipt
 from nextwork.fundraising.rules import RuleBroken
@@ -107,3 +107,19 @@ def test_an_association_receipt_carries_its_purpose(give, beneficiaries):
     association.save(update_fields=["purpose"])
     receipt.refresh_from_db()
     assert receipt.snapshot["beneficiary"]["object"].startswith("Défendre")  # frozen
+
+
+def test_monthly_donors_get_one_annual_receipt(give, beneficiaries):
+    from nextwork.fundraising.rules import donor_key
+
+    gifts = [give("association", cents=1000) for _ in range(3)]
+    services.receipt_issue(donation_id=gifts[0].pk)  # one already has its own receipt
+    association = beneficiaries["association"]
+    year = gifts[0].succeeded_at.year
+    key = donor_key("camille.donne@example.org")
+    annual = services.receipt_issue_annual(key=key, beneficiary_id=association.pk, year=year)
+    assert annual.consolidated and annual.amount_cents == 2000 and annual.number == 2
+    assert sorted(d.pk for d in annual.donations.all()) == sorted(g.pk for g in gifts[1:])
+    assert len(annual.snapshot["gifts"]) == 2
+    with pytest.raises(Conflict, match="waiting for a receipt"):
+        services.receipt_issue_annual(key=key, beneficiary_id=association.pk, year=year)

@@ -431,3 +431,45 @@ def receipt_reissue(*, receipt_id: int, reason: str, donor: DonorIn | None, by: 
     new.donations.set(donations)
     audit_record(actor=by, action="receipt.reissue", details={"old": old.pk, "new": new.pk})
     return new
+
+
+@transaction.atomic
+def receipt_issue_annual(*, key: str, beneficiary_id: int, year: int) -> Receipt:
+    """One consolidated receipt for a person's received gifts of ``year`` to a beneficiary
+    (monthly donors get this rather than twelve receipts). Gifts that already have a receipt
+    are left out; refused when none is left."""
+    beneficiary = Beneficiary.objects.filter(pk=beneficiary_id).first()
+    if beneficiary is None:
+        raise NotFound(f"No beneficiary {beneficiary_id}.", field="beneficiary")
+    if not 2000 <= year <= 2200:
+        raise InvalidInput("Give a year between 2000 and 2200.", field="year")
+    zone = timezone.get_current_timezone()
+    low = datetime.datetime(year, 1, 1, tzinfo=zone)
+    high = datetime.datetime(year + 1, 1, 1, tzinfo=zone)
+    donations = list(
+        Donation.objects.select_for_update(of=("self",))
+        .select_related("donor")
+        .filter(
+            donor__key=key,
+            beneficiary=beneficiary,
+            status=DonationStatus.SUCCEEDED,
+            succeeded_at__gte=low,
+            succeeded_at__lt=high,
+        )
+        .exclude(receipts__cancelled_at__isnull=True, receipts__isnull=False)
+        .order_by("succeeded_at", "id")
+    )
+    if not donations:
+        raise Conflict(f"No received gift of {year} is waiting for a receipt.")
+    person = donations[-1].donor  # the latest identity the person gave
+    receipt = Receipt.objects.create(
+        beneficiary=beneficiary,
+        year=year,
+        number=_next_number(beneficiary, year),
+        donor=person,
+        amount_cents=sum(d.amount_cents for d in donations),
+        consolidated=True,
+        snapshot=_snapshot(person, beneficiary, donations),
+    )
+    receipt.donations.set(donations)
+    return receipt
