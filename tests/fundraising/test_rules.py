@@ -123,3 +123,24 @@ def test_monthly_donors_get_one_annual_receipt(give, beneficiaries):
     assert len(annual.snapshot["gifts"]) == 2
     with pytest.raises(Conflict, match="waiting for a receipt"):
         services.receipt_issue_annual(key=key, beneficiary_id=association.pk, year=year)
+
+
+def test_a_one_off_gift_gets_its_receipt_from_the_worker(
+    beneficiaries, donor, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from nextwork.fundraising.tasks import issue_receipt_task
+
+    gift = services.donation_create(
+        beneficiary_id=beneficiaries["association"].pk, donor=donor(), amount_cents=4200,
+        method="card", provider="test",
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        services.donation_succeeded(donation_id=gift.pk)
+    (queued,) = DBTaskResult.objects.filter(task_path__endswith="issue_receipt_task")
+    assert queued.args_kwargs["args"] == [gift.pk]
+    issue_receipt_task.call(gift.pk)
+    issue_receipt_task.call(gift.pk)  # run twice (a retry): still one receipt
+    (receipt,) = Receipt.objects.filter(donations=gift)
+    assert receipt.amount_cents == 4200 and receipt.number == 1

@@ -250,7 +250,16 @@ def donation_succeeded(*, donation_id: int, at: datetime.datetime | None = None)
         raise Conflict(f"Donation {donation.pk} is {donation.status}: it cannot succeed now.")
     donation.status, donation.succeeded_at = DonationStatus.SUCCEEDED, at or timezone.now()
     donation.save(update_fields=["status", "succeeded_at"])
+    if donation.recurring_id is None:
+        # One-off gifts get their receipt from the worker; monthly donors an annual one.
+        transaction.on_commit(lambda: _enqueue_receipt(donation.pk))
     return donation
+
+
+def _enqueue_receipt(donation_id: int) -> None:
+    from nextwork.fundraising.tasks import issue_receipt_task
+
+    issue_receipt_task.enqueue(donation_id)
 
 
 @transaction.atomic
