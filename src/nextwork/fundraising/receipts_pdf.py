@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -172,7 +171,8 @@ def context(receipt: Receipt) -> dict:
         "cancelled_on": (
             timezone.localtime(receipt.cancelled_at).date() if receipt.cancelled_at else None
         ),
-        "organisation": settings.NEXTWORK_ORGANISATION or "",
+        # Signed for the beneficiary: the legal entity that received the gift.
+        "organisation": beneficiary.get("legal_name") or beneficiary.get("name", ""),
     }
 
 
