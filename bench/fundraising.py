@@ -58,6 +58,11 @@ def add_arguments(parser) -> None:
         "--fundraising-scale", type=float, default=None, help="share of 5 M donations: 1 [0.1]"
     )
     group.add_argument(
+        "--fundraising-backends",
+        default="sqlite,postgresql",
+        help="which databases to measure: sqlite,postgresql (PostgreSQL needs --fundraising-db)",
+    )
+    group.add_argument(
         "--fundraising-repeat", type=int, default=3, help="timed calls after the first: 3"
     )
 
@@ -125,8 +130,11 @@ def bench_fundraising(engine, args, rng, results, home: Path) -> None:
         f"rows, {sizes['recurring']:,} monthly donations (scale {scale:g})"
     )
     out: dict = {"sizes": sizes, "scale": scale}
-    backends = [("sqlite", None)]
-    if args.fundraising_db:
+    wanted = {b.strip() for b in args.fundraising_backends.split(",")}
+    backends = [("sqlite", None)] if "sqlite" in wanted else []
+    if "postgresql" not in wanted:
+        pass
+    elif args.fundraising_db:
         backends.append(("postgresql", _scratch_url(args.fundraising_db)))
     else:
         base.say("  PostgreSQL skipped: give --fundraising-db postgres://… to measure it")
