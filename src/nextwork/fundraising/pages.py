@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from nextwork.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from nextwork.common.text import clean_text
 from nextwork.common.uploads import checked_upload
 from nextwork.fundraising import rules
 from nextwork.fundraising.models import Beneficiary, Donation, DonationStatus, FundraisingPage
@@ -37,20 +38,6 @@ PHOTO_TYPES = {
     "image/webp": (".webp",),
 }
 SLUG_MAX = 80
-
-
-def _text(value: str | None, field: str, limit: int, *, required: bool) -> str:
-    value = (value or "").strip()
-    if "\x00" in value:
-        raise InvalidInput("The text holds a NUL character.", field=field)
-    if required and not value:
-        raise InvalidInput(f"The {field} is required.", field=field)
-    if len(value) > limit:
-        raise InvalidInput(
-            f"The {field} is {len(value):,} characters long; at most {limit:,} are accepted.",
-            field=field,
-        )
-    return value
 
 
 def _goal(goal_cents: int) -> int:
@@ -104,12 +91,12 @@ def page_create(
     beneficiary = Beneficiary.objects.filter(pk=beneficiary_id, active=True).first()
     if beneficiary is None:
         raise NotFound(f"No beneficiary {beneficiary_id} takes gifts.", field="beneficiary")
-    title = _text(title, "title", TITLE_MAX, required=True)
+    title = clean_text(title, field="title", limit=TITLE_MAX, required=True)
     page = FundraisingPage(
         owner=owner,
         beneficiary=beneficiary,
         title=title,
-        text=_text(text, "text", TEXT_MAX, required=False),
+        text=clean_text(text, field="text", limit=TEXT_MAX, required=False),
         goal_cents=_goal(goal_cents),
         slug=_unique_slug(title),
     )
@@ -135,10 +122,10 @@ def page_update(
     page = _owned(page_id, by)
     fields = []
     if title is not None:
-        page.title = _text(title, "title", TITLE_MAX, required=True)
+        page.title = clean_text(title, field="title", limit=TITLE_MAX, required=True)
         fields.append("title")
     if text is not None:
-        page.text = _text(text, "text", TEXT_MAX, required=False)
+        page.text = clean_text(text, field="text", limit=TEXT_MAX, required=False)
         fields.append("text")
     if goal_cents is not None:
         page.goal_cents = _goal(goal_cents)
@@ -161,7 +148,7 @@ def page_moderate(*, page_id: int, by: Member, hide: bool, reason: str) -> Fundr
     page = FundraisingPage.objects.select_for_update().filter(pk=page_id).first()
     if page is None:
         raise NotFound(f"No fundraising page {page_id}.", field="page")
-    reason = _text(reason, "reason", REASON_MAX, required=True)
+    reason = clean_text(reason, field="reason", limit=REASON_MAX, required=True)
     if hide == (page.hidden_at is not None):
         raise Conflict("This page is hidden already." if hide else "This page is not hidden.")
     if hide:

@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from nextwork.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from nextwork.common.text import clean_text
 from nextwork.fundraising import rules
 from nextwork.fundraising.models import (
     COUNTING,
@@ -58,36 +59,25 @@ class DonorIn:
     french_or_resident: bool = False
 
 
-def _text(value: str, field: str, limit: int, *, required: bool = True) -> str:
-    value = (value or "").strip()
-    if "\x00" in value:
-        raise InvalidInput("The text holds a NUL character.", field=field)
-    if required and not value:
-        raise InvalidInput(f"The {field.replace('_', ' ')} is required.", field=field)
-    if len(value) > limit:
-        raise InvalidInput(f"At most {limit} characters for the {field}.", field=field)
-    return value
-
-
 def _clean_donor(data: DonorIn) -> dict:
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
 
-    email = _text(data.email, "email", 254).lower()
+    email = clean_text(data.email, field="email", limit=254).lower()
     try:
         validate_email(email)
     except ValidationError:
         raise InvalidInput(f"{email!r} is not an email address.", field="email") from None
-    country = _text(data.country or "FR", "country", 2).upper()
+    country = clean_text(data.country or "FR", field="country", limit=2).upper()
     if len(country) != 2 or not country.isalpha():
         raise InvalidInput("Give the country as its two-letter code (FR).", field="country")
     return {
-        "first_name": _text(data.first_name, "first_name", 100),
-        "last_name": _text(data.last_name, "last_name", 100),
+        "first_name": clean_text(data.first_name, field="first_name", limit=100),
+        "last_name": clean_text(data.last_name, field="last_name", limit=100),
         "email": email,
-        "address": _text(data.address, "address", 300),
-        "postcode": _text(data.postcode, "postcode", 10),
-        "city": _text(data.city, "city", 100),
+        "address": clean_text(data.address, field="address", limit=300),
+        "postcode": clean_text(data.postcode, field="postcode", limit=10),
+        "city": clean_text(data.city, field="city", limit=100),
         "country": country,
         "natural_person": bool(data.natural_person),
         "french_or_resident": bool(data.french_or_resident),
@@ -210,7 +200,7 @@ def donation_create(
         method=method,
         provider=provider,
         provider_ref=provider_ref,
-        source=_text(source, "source", 200, required=False),
+        source=clean_text(source, field="source", limit=200, required=False),
         page=page,
         department=_department(values["postcode"], values["country"]),
         recurring=recurring,
@@ -316,7 +306,7 @@ def manual_record(
             "By hand: a cheque, a transfer or cash (cards go through a provider).",
             field="method",
         )
-    reference = _text(reference, "reference", 200, required=method != Method.CASH)
+    reference = clean_text(reference, field="reference", limit=200, required=method != Method.CASH)
     if received_on > timezone.localdate():
         raise InvalidInput("The date received cannot be in the future.", field="received_on")
     donation = donation_create(
@@ -417,7 +407,7 @@ def receipt_reissue(*, receipt_id: int, reason: str, donor: DonorIn | None, by: 
         raise NotFound(f"No receipt {receipt_id}.", field="receipt")
     if old.cancelled_at is not None:
         raise Conflict("This receipt is cancelled already.")
-    reason = _text(reason, "reason", 300)
+    reason = clean_text(reason, field="reason", limit=300)
     if donor is not None:
         values = _clean_donor(donor)
         Donor.objects.filter(pk=old.donor_id).update(

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from nextwork.common import messages
 from nextwork.common.errors import DomainError, InvalidInput, NotFound, Unavailable
 from nextwork.fundraising import pages, receipts_pdf, rules
 from nextwork.fundraising.models import Beneficiary, BeneficiaryKind, Frequency, Method
@@ -62,8 +63,6 @@ FRENCH = [
     ("postcode", r"is required", gettext_lazy("Indiquez votre code postal.")),
     ("city", r"is required", gettext_lazy("Indiquez votre commune.")),
     ("country", r"", gettext_lazy("Indiquez le pays par son code à deux lettres (FR).")),
-    (None, r"^At most (?P<n>\d+) characters", gettext_lazy(
-        "%(n)s caractères au plus pour ce champ.")),
     ("page", r"collects for another beneficiary", gettext_lazy(
         "Cette page de collecte soutient un autre bénéficiaire.")),
     ("page", r"^No fundraising page", gettext_lazy(
@@ -103,20 +102,18 @@ def french(exc: DomainError) -> str:
             "Le service de paiement ne répond pas : rien n'a été débité. Réessayez dans quelques "
             "minutes."
         )
-    for field, pattern, text in FRENCH:
-        if field is not None and field != exc.field:
-            continue
-        found = re.search(pattern, exc.message)
-        if found:
-            values = {k: (v or "").replace(",", " ") for k, v in found.groupdict().items()}
-            sentence = str(text) % values if values else str(text)
-            left = re.search(r"You may still give (?P<left>.+?)\.$", exc.message)
-            if left:
-                sentence += " " + _("Vous pouvez encore donner %(left)s.") % left.groupdict()
-            elif "You have reached the cap" in exc.message:
-                sentence += " " + _("Vous avez atteint ce plafond.")
-            return sentence
-    return exc.message
+    found = messages.lookup(exc, FRENCH)
+    if found is None:
+        return exc.message
+    text, values = found
+    values = {k: v.replace(",", " ") for k, v in values.items()}
+    sentence = text % values if values else text
+    left = re.search(r"You may still give (?P<left>.+?)\.$", exc.message)
+    if left:
+        sentence += " " + _("Vous pouvez encore donner %(left)s.") % left.groupdict()
+    elif "You have reached the cap" in exc.message:
+        sentence += " " + _("Vous avez atteint ce plafond.")
+    return sentence
 
 
 def _euros_to_cents(raw: str, field: str) -> int:

@@ -20,6 +20,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from nextwork.common import messages
 from nextwork.common.errors import DomainError, Forbidden, InvalidInput
 from nextwork.messaging import render as templating
 from nextwork.messaging import segments, services
@@ -309,17 +310,14 @@ FIELD_PLACE = {
 
 
 def french(exc: DomainError) -> str:
-    for field, pattern, text in FRENCH:
-        if field is not None and field != exc.field:
-            continue
-        found = re.search(pattern, exc.message)
-        if found:
-            values = {k: v for k, v in found.groupdict().items() if v is not None}
-            if "status" in values:
-                values["status"] = MessageStatus(values["status"]).label
-            values["known"] = ", ".join(f"{{{{ {v} }}}}" for v in templating.VARIABLES)
-            return str(text) % values
-    return exc.message
+    found = messages.lookup(exc, FRENCH)
+    if found is None:
+        return exc.message
+    text, values = found
+    if "status" in values:
+        values["status"] = MessageStatus(values["status"]).label
+    values["known"] = ", ".join(f"{{{{ {v} }}}}" for v in templating.VARIABLES)
+    return text % values
 
 
 def error_place(exc: DomainError, controls: list[str], *, sms: bool = False) -> str:

@@ -9,12 +9,12 @@ would notice.
 from __future__ import annotations
 
 import datetime
-import re
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from nextwork.common import messages
 from nextwork.common.errors import DomainError
 from nextwork.common.ratelimit import RateLimited
 from nextwork.participation.models import AnswerStatus
@@ -155,14 +155,12 @@ def french(exc: DomainError) -> str:
     """The French sentence for a domain error (its English message when none is known)."""
     if isinstance(exc, RateLimited):
         return _("Trop d'essais en peu de temps : réessayez dans une heure.")
-    for field, pattern, text in FRENCH:
-        if field is not None and field != exc.field:
-            continue
-        found = re.search(pattern, exc.message)
-        if found:
-            values = {k: v.replace(",", "\u202f") for k, v in found.groupdict().items() if v}
-            return str(text) % values if values else str(text)
-    return exc.message
+    found = messages.lookup(exc, FRENCH)
+    if found is None:
+        return exc.message
+    text, values = found
+    values = {k: v.replace(",", "\u202f") for k, v in values.items() if v}
+    return text % values if values else text
 
 
 # Where a service's field shows on the page.

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from nextwork.common import ratelimit
 from nextwork.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from nextwork.common.text import clean_text
 from nextwork.common.uploads import IMAGES_AND_PDF, checked_upload
 from nextwork.network.models import Member
 from nextwork.participation import moderation, selectors
@@ -58,20 +59,6 @@ SUPPORTS_PER_HOUR = 300
 def edit_window() -> datetime.timedelta:
     """How long an author may rewrite a proposal without keeping the earlier text."""
     return datetime.timedelta(minutes=settings.NEXTWORK_PROPOSAL_EDIT_MINUTES)
-
-
-def _text(value: str, *, field: str, limit: int, required: bool = True) -> str:
-    value = (value or "").strip()
-    if "\x00" in value:
-        raise InvalidInput("The text holds a NUL character.", field=field)
-    if required and not value:
-        raise InvalidInput(f"The {field} is required.", field=field)
-    if len(value) > limit:
-        raise InvalidInput(
-            f"The {field} is {len(value):,} characters long; at most {limit:,} are accepted.",
-            field=field,
-        )
-    return value
 
 
 def digest(text: str) -> str:
@@ -134,8 +121,8 @@ class ConsultationIn:
 def _clean_consultation(data: ConsultationIn, by: Member) -> dict:
     from nextwork.network.selectors import area_by_code
 
-    title = _text(data.title, field="title", limit=MAX_TITLE)
-    text = _text(data.text, field="text", limit=MAX_BODY * 2, required=False)
+    title = clean_text(data.title, field="title", limit=MAX_TITLE)
+    text = clean_text(data.text, field="text", limit=MAX_BODY * 2, required=False)
     area = None
     if data.area_code:
         area = area_by_code(data.area_code)
@@ -266,8 +253,8 @@ def proposal_submit(
     _require_published(consultation)
     _require_local(author, consultation, "make proposals")
     _require_phase(consultation, (Phase.PROPOSALS,), "make proposals")
-    title = _text(title, field="title", limit=MAX_TITLE)
-    body = _text(body, field="body", limit=MAX_BODY)
+    title = clean_text(title, field="title", limit=MAX_TITLE)
+    body = clean_text(body, field="body", limit=MAX_BODY)
     area = None
     if area_code:
         from nextwork.network.selectors import area_by_code
@@ -310,8 +297,8 @@ def proposal_edit(*, proposal: Proposal, by: Member, title: str, body: str) -> P
         raise Conflict("This proposal has been merged or answered: its text is now fixed.")
     consultation = proposal.consultation
     _require_phase(consultation, (Phase.PROPOSALS,), "edit proposals")
-    title = _text(title, field="title", limit=MAX_TITLE)
-    body = _text(body, field="body", limit=MAX_BODY)
+    title = clean_text(title, field="title", limit=MAX_TITLE)
+    body = clean_text(body, field="body", limit=MAX_BODY)
     if (title, body) == (proposal.title, proposal.body):
         return proposal
     now = timezone.now()
@@ -492,7 +479,7 @@ def comment_add(
     _require_phase(consultation, (Phase.PROPOSALS, Phase.SUPPORT), "comment")
     if proposal.state != State.PUBLISHED:
         raise Conflict("This proposal is not public: it cannot be commented on.")
-    body = _text(body, field="body", limit=MAX_COMMENT)
+    body = clean_text(body, field="body", limit=MAX_COMMENT)
     parent = None
     if parent_id is not None:
         parent = Comment.objects.filter(pk=parent_id, proposal=proposal).first()
@@ -578,7 +565,7 @@ def comment_edit(*, comment_id: int, by: Member, body: str) -> Comment:
     comment = _own_comment(comment_id, by)
     if comment.state == State.HIDDEN:
         raise Conflict("A hidden comment cannot be edited; ask for a review instead.")
-    body = _text(body, field="body", limit=MAX_COMMENT)
+    body = clean_text(body, field="body", limit=MAX_COMMENT)
     comment.body, comment.edited_at, comment.body_digest = body, timezone.now(), digest(body)
     fields = ["body", "edited_at", "body_digest"]
     held = moderation.spam_reasons(
@@ -701,7 +688,7 @@ def proposal_answer(*, proposal_id: int, status: str, text: str, by: Member) -> 
             f"Unknown status {status!r}; the statuses are {', '.join(AnswerStatus.values)}.",
             field="status",
         )
-    text = _text(text, field="text", limit=MAX_BODY)
+    text = clean_text(text, field="text", limit=MAX_BODY)
     if proposal.merged_into_id:
         raise Conflict(
             f"This proposal was merged into {proposal.merged_into_id}: answer that one.",
