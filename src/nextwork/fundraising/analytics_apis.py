@@ -19,25 +19,41 @@ from nextwork.privacy.services import audit_record
 router = Router(tags=["fundraising analytics"])
 
 
+# The period's dates stay where local midnights convert to UTC and back without overflow.
+FIRST_DAY, LAST_DAY = datetime.date(1900, 1, 1), datetime.date(2999, 12, 31)
+
+
 def _date(value: str | None, field: str) -> datetime.date | None:
     if not value:
         return None
     try:
-        return datetime.date.fromisoformat(value)
+        day = datetime.date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"Give the {field} date as YYYY-MM-DD.", field=field) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(f"Give the {field} date between 1900 and 2999.", field=field)
+    return day
 
 
-def _summary(request: HttpRequest, start: str | None, end: str | None, threshold: int, what: str):
-    if not is_staff(request.user):
-        raise Forbidden("The donation analytics are for staff.")
+def period(
+    start: str | None, end: str | None, threshold: int
+) -> tuple[datetime.date | None, datetime.date | None, list[int]]:
+    """The checked ``from`` and ``to`` dates (None: no bound) and the thresholds in cents,
+    the asked one first, for ``analytics.summary``; InvalidInput names the field at fault
+    (the API and the staff dashboard share it)."""
     first, last = _date(start, "from"), _date(end, "to")
     if first and last and first > last:
         raise InvalidInput("The period ends before it starts.", field="to")
     if not 1 <= threshold <= 1_000_000:
         raise InvalidInput("Give the threshold in whole euros, 1 to 1,000,000.", field="threshold")
     cents = threshold * 100
-    thresholds = [cents, *(t for t in analytics.DEFAULT_THRESHOLDS if t != cents)]
+    return first, last, [cents, *(t for t in analytics.DEFAULT_THRESHOLDS if t != cents)]
+
+
+def _summary(request: HttpRequest, start: str | None, end: str | None, threshold: int, what: str):
+    if not is_staff(request.user):
+        raise Forbidden("The donation analytics are for staff.")
+    first, last, thresholds = period(start, end, threshold)
     data = analytics.summary(start=first, end=last, thresholds=thresholds)
     audit_record(
         actor=request.user,

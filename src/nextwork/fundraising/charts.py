@@ -8,6 +8,8 @@ The numbers behind each chart are also served as CSV (``analytics.chart_rows``).
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left
 from itertools import count
 from xml.sax.saxutils import escape
 
@@ -160,3 +162,191 @@ def mrr_svg(data: dict) -> str:
         [(_("dons mensuels"), "#b0203a", [r["mrr"] for r in rows])],
         _("Montant"), _("Mois"), fmt=_euros,
     )  # fmt: skip
+
+
+def _percent(share: float) -> str:
+    return f"{share:.0%}".replace("%", "\u202f%")
+
+
+def thresholds_svg(data: dict) -> str:
+    """Side by side for each threshold: the share of the amount given in gifts at or under it
+    and the share of the donors whose largest gift is at or under it."""
+    title = _("Part des petits dons")
+    rows = sorted(data.get("thresholds", []), key=lambda t: t["threshold_cents"])
+    if not data.get("count") or not rows:
+        return _empty(title)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    series = [
+        (_("part du montant"), "#1f5fa8", "share_amount"),
+        (_("part des donateurs"), "#2e8b57", "share_donors"),
+    ]
+    desc = _(
+        "Pour chaque seuil : part du montant venue des dons inférieurs ou égaux au seuil, et "
+        "part des donateurs dont le plus gros don l'est. "
+    ) + " ; ".join(
+        f"≤ {_euros(t['threshold_cents'])} : {_percent(t['share_amount'])}, "
+        f"{_percent(t['share_donors'])}"
+        for t in rows
+    )
+    body = _axes(_("Seuil (don inférieur ou égal à)"), _("Part du total"))
+    for tick in (0, 0.25, 0.5, 0.75, 1):
+        y = TOP + (1 - tick) * plot_h
+        body.append(_text(LEFT - 6, y + 4, f"{tick:.0%}", anchor="end"))
+        if tick:
+            body.append(
+                f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#ddd"/>'
+            )
+    slot = plot_w / len(rows)
+    bar = slot * 0.8 / len(series)
+    for i, t in enumerate(rows):
+        label = f"≤ {_euros(t['threshold_cents'])}"
+        for j, (name, colour, key) in enumerate(series):
+            h = t[key] * plot_h
+            x = LEFT + i * slot + slot * 0.1 + j * bar
+            body.append(
+                f'<rect x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar:.1f}" '
+                f'height="{h:.1f}" fill="{colour}">'
+                f"<title>{escape(f'{label} — {name} : {_percent(t[key])}')}</title></rect>"
+            )
+            body.append(_text(x + bar / 2, TOP + plot_h - h - 4, _percent(t[key])))
+        body.append(_text(LEFT + (i + 0.5) * slot, HEIGHT - BOTTOM + 16, label))
+    for j, (name, colour, _key) in enumerate(series):
+        x = LEFT + 8 + 170 * j
+        body.append(f'<rect x="{x}" y="{TOP - 16}" width="10" height="10" fill="{colour}"/>')
+        body.append(_text(x + 14, TOP - 7, name, anchor="start"))
+    return _svg(title, desc, body)
+
+
+SOURCES_SHOWN = 10
+
+
+def sources_svg(data: dict) -> str:
+    """Horizontal bars of the amount by source (the link's ``utm_source``…), the largest
+    ``SOURCES_SHOWN`` and the rest together."""
+    title = _("Montant par source")
+    rows = [r for r in data.get("sources", []) if r["total"]]
+    if not rows:
+        return _empty(title)
+    if len(rows) > SOURCES_SHOWN:
+        rest = rows[SOURCES_SHOWN - 1 :]
+        rows = [*rows[: SOURCES_SHOWN - 1],
+            {"source": _("autres sources (%(n)s)") % {"n": len(rest)},
+             "total": sum(r["total"] for r in rest), "count": sum(r["count"] for r in rest)},
+        ]  # fmt: skip
+    label_w, value_w = 200, 96
+    plot_w = WIDTH - label_w - value_w - RIGHT
+    row_h = min(32, (HEIGHT - TOP - 8) / len(rows))
+    top = max(r["total"] for r in rows)
+    desc = _("Montant et nombre de dons par source : ") + " ; ".join(
+        f"{r['source'] or _('sans source')} : {_euros(r['total'])} ({r['count']})" for r in rows
+    )
+    body = []
+    for i, r in enumerate(rows):
+        name = r["source"] or _("(sans source)")
+        short = name if len(name) <= 28 else name[:27] + "…"
+        y = TOP + i * row_h
+        w = max(r["total"] / top * plot_w, 1)
+        gifts = _("%(total)s, %(count)s dons") % {"total": _euros(r["total"]), "count": r["count"]}
+        body.append(_text(label_w - 8, y + row_h / 2 + 4, short, anchor="end"))
+        body.append(
+            f'<rect x="{label_w}" y="{y + row_h * 0.15:.1f}" width="{w:.1f}" '
+            f'height="{row_h * 0.7:.1f}" fill="#1f5fa8">'
+            f"<title>{escape(name + ' : ' + gifts)}</title></rect>"
+        )
+        body.append(_text(label_w + w + 6, y + row_h / 2 + 4, _euros(r["total"]), anchor="start"))
+    body.append(
+        f'<line x1="{label_w}" y1="{TOP}" x2="{label_w}" '
+        f'y2="{TOP + len(rows) * row_h:.1f}" stroke="#333"/>'
+    )
+    return _svg(title, desc, body)
+
+
+# -- the map by department ----------------------------------------------------------------------
+
+MAP_COLOURS = ("#d6e4f5", "#9fc2e8", "#5f98d4", "#2b6cb8", "#0b3f80")
+NO_GIFT = "#eef0f4"
+_MAP_VIEWBOX = 'viewBox="0 0 1000 805"'
+_MAP_TITLE = re.compile(r'<title id="map-title">[^<]*</title>')
+_SEAT_TITLE = re.compile(r'data-code="([^"]+)"><title>[^<]*</title>')
+
+
+def department_classes(totals: dict[str, int], k: int = len(MAP_COLOURS)) -> list[int]:
+    """The upper bounds (cents) of up to ``k`` quantile classes of the departments' totals,
+    ascending; fewer when there are fewer distinct totals."""
+    values = sorted(v for v in totals.values() if v > 0)
+    if not values:
+        return []
+    bounds = []
+    for i in range(1, k + 1):
+        bound = values[min(len(values) - 1, -(-i * len(values) // k) - 1)]
+        if not bounds or bound > bounds[-1]:
+            bounds.append(bound)
+    return bounds
+
+
+def departments_map_svg(data: dict) -> str:
+    """The 577 seats, each coloured by the quantile class of its department's total (a
+    department with no gift stays neutral), with a legend of the classes."""
+    from nextwork.territories import svg as maps
+    from nextwork.territories.lookup import get_engine
+
+    engine = get_engine()
+    rows = {r["department"]: r for r in data.get("departments", []) if r["department"]}
+    totals = {code: r["total"] for code, r in rows.items()}
+    bounds = department_classes(totals)
+
+    def department_of(code: str) -> str:
+        seat = engine.seats.get(code)
+        return seat["department"]["code"] if seat and seat["department"] else maps.seat_prefix(code)
+
+    classes, titles = {}, {}
+    for code, seat in engine.seats.items():
+        dep = department_of(code)
+        row = rows.get(dep)
+        if row and row["total"] > 0:
+            classes[code] = f"gift-q{bisect_left(bounds, row['total']) + 1}"
+            what = _("%(total)s, %(count)s dons") % {
+                "total": _euros(row["total"]),
+                "count": row["count"],
+            }
+        else:
+            what = _("aucun don")
+        dep_name = seat["department"]["name"] if seat["department"] else dep
+        titles[code] = f"{seat['name']} — {dep_name} ({dep}) : {what}"
+    drawing = maps.national_map(classes)
+    drawing = _SEAT_TITLE.sub(
+        lambda m: f'data-code="{m[1]}"><title>{escape(titles.get(m[1], m[1]))}</title>', drawing
+    )
+    title = _("Montant des dons par département")
+    drawing = _MAP_TITLE.sub(
+        lambda _m: f'<title id="map-title">{escape(title)}</title>', drawing, count=1
+    )
+    style = [f".gifts-map .seat {{ fill: {NO_GIFT}; stroke: #fff; }}"]
+    style += [
+        f".gifts-map .seat.gift-q{i + 1} {{ fill: {colour}; }}"
+        for i, colour in enumerate(MAP_COLOURS[: len(bounds)])
+    ]
+    legend = [
+        '<rect x="0" y="815" width="1000" height="60" fill="#fff"/>',
+        f'<rect x="8" y="826" width="22" height="22" fill="{NO_GIFT}" stroke="#999"/>',
+        _text(36, 843, _("aucun don"), anchor="start", extra=' font-size="18"'),
+    ]
+    lower = 0
+    for i, bound in enumerate(bounds):
+        x = 150 + i * 170
+        legend.append(
+            f'<rect x="{x}" y="826" width="22" height="22" fill="{MAP_COLOURS[i]}" stroke="#999"/>'
+        )
+        label = f"{_euros(lower)}–{_euros(bound)}" if i else f"≤ {_euros(bound)}"
+        legend.append(_text(x + 28, 843, label, anchor="start", extra=' font-size="18"'))
+        lower = bound
+    drawing = drawing.replace(_MAP_VIEWBOX, 'viewBox="0 0 1000 870"', 1)
+    drawing = drawing.replace('class="national-map"', 'class="national-map gifts-map"', 1)
+    head = drawing.index(">", drawing.index("<svg")) + 1
+    return (
+        drawing[:head]
+        + f"<style>{''.join(style)}</style>"
+        + drawing[head : -len("</svg>")]
+        + "".join(legend)
+        + "</svg>"
+    )

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from nextwork.fundraising import views
+from nextwork.fundraising.dashboard import dashboard
 
 app_name = "fundraising"
 
@@ -20,4 +21,5 @@ urlpatterns = [
     ),
     path("espace/dons/recus/", views.my_receipts, name="my_receipts"),
     path("espace/dons/recus/<int:pk>.pdf", views.receipt_pdf, name="receipt_pdf"),
+    path("espace/dons/analyse/", dashboard, name="dashboard"),
 ]
