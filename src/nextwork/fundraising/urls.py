@@ -1,6 +1,6 @@
 from django.urls import path
 
-from nextwork.fundraising import views
+from nextwork.fundraising import donor_views, views
 from nextwork.fundraising.dashboard import dashboard
 
 app_name = "fundraising"
@@ -18,6 +18,10 @@ urlpatterns = [
         "espace/dons/pages/<int:pk>/merci/<int:donation_id>/",
         views.page_thank,
         name="page_thank",
+    ),
+    path("espace/dons/", donor_views.my_donations, name="my_donations"),
+    path(
+        "espace/dons/mensuel/<int:pk>/arreter/", donor_views.recurring_stop, name="recurring_stop"
     ),
     path("espace/dons/recus/", views.my_receipts, name="my_receipts"),
     path("espace/dons/recus/<int:pk>.pdf", views.receipt_pdf, name="receipt_pdf"),
