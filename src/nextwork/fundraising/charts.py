@@ -8,6 +8,7 @@ The numbers behind each chart are also served as CSV (``analytics.chart_rows``).
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_left
 from itertools import count
@@ -16,13 +17,21 @@ from xml.sax.saxutils import escape
 from django.utils.translation import gettext as _
 
 WIDTH, HEIGHT = 640, 360
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 24, 56
+LEFT, RIGHT, TOP, BOTTOM = 72, 28, 24, 56
 _ids = count(1)
 
 
 def _euros(cents: float) -> str:
     euros = cents / 100
     return f"{euros:,.0f} €".replace(",", "\u202f") if euros >= 10 else f"{euros:.2f} €"
+
+
+def _short_euros(cents: int) -> str:
+    """A bin edge on an axis: 1 €, 20 €, 500 €, 2 k€."""
+    euros = cents / 100
+    if euros >= 1000:
+        return f"{euros / 1000:,.0f}\u202fk€".replace(",", "\u202f")
+    return f"{euros:.0f}\u202f€" if euros == int(euros) else f"{euros:.2f}\u202f€"
 
 
 def _svg(title: str, desc: str, body: list[str]) -> str:
@@ -77,7 +86,7 @@ def lorenz_svg(data: dict) -> str:
     for tick in (0, 0.25, 0.5, 0.75, 1):
         x, y = LEFT + tick * plot_w, TOP + (1 - tick) * plot_h
         body.append(_text(x, HEIGHT - BOTTOM + 16, f"{tick:.0%}"))
-        body.append(_text(LEFT - 6, y + 4, f"{tick:.0%}", anchor="end"))
+        body.append(_text(LEFT - 6, y + 4, f"{tick:.0%}", anchor="end", extra=' class="tick"'))
     body.append(
         f'<polyline points="{xy(0, 0)} {xy(1, 1)}" fill="none" stroke="#999" '
         f'stroke-dasharray="4 4"><title>{escape(_("Égalité parfaite"))}</title></polyline>'
@@ -91,8 +100,10 @@ def lorenz_svg(data: dict) -> str:
 
 
 def _bars(title: str, desc: str, labels: list[str], series: list[tuple[str, str, list[float]]],
-          y_label: str, x_label: str, fmt=str) -> str:  # fmt: skip
-    """Stacked bars: ``series`` is (name, colour, values) from the bottom up."""
+          y_label: str, x_label: str, fmt=str, edges: list[str] | None = None) -> str:  # fmt: skip
+    """Stacked bars: ``series`` is (name, colour, values) from the bottom up. The axis shows
+    ``labels`` under the bars, or ``edges`` (one more) at their boundaries; every other one
+    has the class ``thin``, which a narrow page may hide (the bars' titles keep them all)."""
     if not labels:
         return _empty(title)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -100,9 +111,11 @@ def _bars(title: str, desc: str, labels: list[str], series: list[tuple[str, str,
     top = max(tops) or 1
     slot = plot_w / len(labels)
     body = _axes(x_label, y_label)
-    body.append(_text(LEFT - 6, TOP + 4, fmt(top), anchor="end"))
-    body.append(_text(LEFT - 6, HEIGHT - BOTTOM + 4, fmt(0), anchor="end"))
-    every = max(1, len(labels) // 12)
+    body.append(_text(LEFT - 6, TOP + 4, fmt(top), anchor="end", extra=' class="tick"'))
+    body.append(_text(LEFT - 6, HEIGHT - BOTTOM, fmt(0), anchor="end", extra=' class="tick"'))
+    # One axis label in ``every``, so that they do not touch (about 6.2 units a character).
+    shown = edges or labels
+    every = max(1, math.ceil(len(shown) * (max(map(len, shown)) + 1) * 6.2 / plot_w))
     for i, label in enumerate(labels):
         base = 0.0
         for name, colour, values in series:
@@ -115,8 +128,13 @@ def _bars(title: str, desc: str, labels: list[str], series: list[tuple[str, str,
                 f"<title>{escape(f'{label} — {name} : {fmt(v)}')}</title></rect>"
             )
             base += h
+        if i % every == 0 and edges is None:
+            thin = ' class="x thin"' if (i // every) % 2 else ' class="x"'
+            body.append(_text(LEFT + (i + 0.5) * slot, HEIGHT - BOTTOM + 16, label, extra=thin))
+    for i, edge in enumerate(edges or []):
         if i % every == 0:
-            body.append(_text(LEFT + (i + 0.5) * slot, HEIGHT - BOTTOM + 16, label))
+            thin = ' class="x thin"' if (i // every) % 2 else ' class="x"'
+            body.append(_text(LEFT + i * slot, HEIGHT - BOTTOM + 16, edge, extra=thin))
     for j, (name, colour, _values) in enumerate(series):
         x = WIDTH - RIGHT - 160 * (len(series) - j)
         body.append(f'<rect x="{x}" y="{TOP - 16}" width="10" height="10" fill="{colour}"/>')
@@ -129,6 +147,9 @@ def histogram_svg(data: dict) -> str:
     while bins and bins[-1]["count"] == 0:
         bins.pop()
     labels = [f"{_euros(b['from_cents'])}–{_euros(b['to_cents'])}" for b in bins]
+    edges = [_short_euros(b["from_cents"]) for b in bins] + (
+        [_short_euros(bins[-1]["to_cents"])] if bins else []
+    )
     desc = _(
         "Nombre de dons par tranche de montant (tranches logarithmiques 1, 2, 5, 10 € …), "
         "%(count)s dons au total."
@@ -136,7 +157,7 @@ def histogram_svg(data: dict) -> str:
     return _bars(
         _("Répartition des dons par montant"), desc, labels,
         [(_("dons"), "#1f5fa8", [b["count"] for b in bins])],
-        _("Nombre de dons"), _("Montant du don (échelle logarithmique)"),
+        _("Nombre de dons"), _("Montant du don (échelle logarithmique)"), edges=edges,
     )  # fmt: skip
 
 
@@ -191,7 +212,7 @@ def thresholds_svg(data: dict) -> str:
     body = _axes(_("Seuil (don inférieur ou égal à)"), _("Part du total"))
     for tick in (0, 0.25, 0.5, 0.75, 1):
         y = TOP + (1 - tick) * plot_h
-        body.append(_text(LEFT - 6, y + 4, f"{tick:.0%}", anchor="end"))
+        body.append(_text(LEFT - 6, y + 4, f"{tick:.0%}", anchor="end", extra=' class="tick"'))
         if tick:
             body.append(
                 f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#ddd"/>'
@@ -211,7 +232,7 @@ def thresholds_svg(data: dict) -> str:
             body.append(_text(x + bar / 2, TOP + plot_h - h - 4, _percent(t[key])))
         body.append(_text(LEFT + (i + 0.5) * slot, HEIGHT - BOTTOM + 16, label))
     for j, (name, colour, _key) in enumerate(series):
-        x = LEFT + 8 + 170 * j
+        x = LEFT + 8 + 250 * j
         body.append(f'<rect x="{x}" y="{TOP - 16}" width="10" height="10" fill="{colour}"/>')
         body.append(_text(x + 14, TOP - 7, name, anchor="start"))
     return _svg(title, desc, body)
@@ -243,11 +264,13 @@ def sources_svg(data: dict) -> str:
     body = []
     for i, r in enumerate(rows):
         name = r["source"] or _("(sans source)")
-        short = name if len(name) <= 28 else name[:27] + "…"
+        short = name if len(name) <= 24 else name[:23] + "…"
         y = TOP + i * row_h
         w = max(r["total"] / top * plot_w, 1)
         gifts = _("%(total)s, %(count)s dons") % {"total": _euros(r["total"]), "count": r["count"]}
-        body.append(_text(label_w - 8, y + row_h / 2 + 4, short, anchor="end"))
+        body.append(
+            _text(label_w - 8, y + row_h / 2 + 4, short, anchor="end", extra=' class="label"')
+        )
         body.append(
             f'<rect x="{label_w}" y="{y + row_h * 0.15:.1f}" width="{w:.1f}" '
             f'height="{row_h * 0.7:.1f}" fill="#1f5fa8">'
@@ -326,21 +349,23 @@ def departments_map_svg(data: dict) -> str:
         f".gifts-map .seat.gift-q{i + 1} {{ fill: {colour}; }}"
         for i, colour in enumerate(MAP_COLOURS[: len(bounds)])
     ]
-    legend = [
-        '<rect x="0" y="815" width="1000" height="60" fill="#fff"/>',
-        f'<rect x="8" y="826" width="22" height="22" fill="{NO_GIFT}" stroke="#999"/>',
-        _text(36, 843, _("aucun don"), anchor="start", extra=' font-size="18"'),
-    ]
+    # The legend under the map, three entries a row, large enough to read on a phone.
+    entries = [(NO_GIFT, _("aucun don"))]
     lower = 0
     for i, bound in enumerate(bounds):
-        x = 150 + i * 170
-        legend.append(
-            f'<rect x="{x}" y="826" width="22" height="22" fill="{MAP_COLOURS[i]}" stroke="#999"/>'
-        )
-        label = f"{_euros(lower)}–{_euros(bound)}" if i else f"≤ {_euros(bound)}"
-        legend.append(_text(x + 28, 843, label, anchor="start", extra=' font-size="18"'))
+        label = f"{_euros(lower)} – {_euros(bound)}" if i else f"≤ {_euros(bound)}"
+        entries.append((MAP_COLOURS[i], label))
         lower = bound
-    drawing = drawing.replace(_MAP_VIEWBOX, 'viewBox="0 0 1000 870"', 1)
+    rows = -(-len(entries) // 3)
+    height = 815 + rows * 50 + 6
+    legend = [f'<rect x="0" y="812" width="1000" height="{height - 812}" fill="#fff"/>']
+    for i, (colour, label) in enumerate(entries):
+        x, y = 8 + (i % 3) * 333, 822 + (i // 3) * 50
+        legend.append(
+            f'<rect x="{x}" y="{y}" width="34" height="34" fill="{colour}" stroke="#888"/>'
+        )
+        legend.append(_text(x + 44, y + 27, label, anchor="start", extra=' font-size="29"'))
+    drawing = drawing.replace(_MAP_VIEWBOX, f'viewBox="0 0 1000 {height}"', 1)
     drawing = drawing.replace('class="national-map"', 'class="national-map gifts-map"', 1)
     head = drawing.index(">", drawing.index("<svg")) + 1
     return (
