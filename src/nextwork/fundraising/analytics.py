@@ -4,14 +4,19 @@ Promises:
 - only ``succeeded`` donations count (a refunded one has left that status, so it never counts);
 - the period is given in dates of the site's time zone, both ends included; months are
   calendar months of that time zone;
-- totals are exact integers of cents; the database does what it does cheaply (aggregates,
-  GROUP BY), numpy works on the per-donor totals, fetched as two integer columns;
-- a donor is a person: donations are grouped by ``Donor.key`` (the SHA-256 of the email), not
-  by ``Donor`` row.
+- totals are exact integers of cents; the database does the grouping, numpy works on the
+  per-person totals, fetched as integer columns;
+- a donor is a person: donations are counted by ``DonorPerson`` (one per email key), not by
+  ``Donor`` row;
+- the whole months of a period are read from the monthly roll-ups (``fundraising.rollups``),
+  its partial months (a period from the 15th) from the donations: the same figures as reading
+  every donation, which the tests check against an independent computation.
 """
 
 from __future__ import annotations
 
+# ruff: noqa: S608 -- the SQL here is built from model table names and fixed fragments only;
+# every value goes as a parameter.
 import datetime
 from bisect import bisect_right
 
@@ -19,48 +24,15 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
-from nextwork.fundraising.models import Donation, DonationStatus, Donor
+from nextwork.fundraising import rollups
+from nextwork.fundraising.models import Donation, DonationStatus
 
 DEFAULT_THRESHOLDS = (2000, 5000, 10000)  # €20, €50, €100
 LORENZ_POINTS = 101
 
 
-def _month_starts(first: datetime.datetime, last: datetime.datetime) -> list[datetime.datetime]:
-    """Aware datetimes at the start of each local calendar month from ``first`` to ``last``."""
-    tz = timezone.get_current_timezone()
-    first, last = timezone.localtime(first, tz), timezone.localtime(last, tz)
-    year, month = first.year, first.month
-    starts = []
-    while (year, month) <= (last.year, last.month):
-        starts.append(datetime.datetime(year, month, 1, tzinfo=tz))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return starts
-
-
 def _local_midnight(day: datetime.date) -> datetime.datetime:
     return datetime.datetime(day.year, day.month, day.day, tzinfo=timezone.get_current_timezone())
-
-
-def _db_datetime(value: datetime.datetime):
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _month_case(column: str, starts: list[datetime.datetime]) -> tuple[str, list]:
-    """A SQL expression giving the month index (0 for ``starts[0]``) of ``column``: a balanced
-    tree of CASE on the month boundaries, about log2(months) comparisons a row, the same on
-    PostgreSQL and SQLite (whose datetimes are UTC text, compared as such)."""
-    params: list = []
-
-    def build(lo: int, hi: int) -> str:
-        if hi - lo == 1:
-            return str(lo)
-        mid = (lo + hi) // 2
-        params.append(_db_datetime(starts[mid]))
-        left = build(lo, mid)
-        right = build(mid, hi)
-        return f"(CASE WHEN {column} < %s THEN {left} ELSE {right} END)"
-
-    return build(0, len(starts)), params
 
 
 def _fetch(sql: str, params: list) -> list[tuple]:
@@ -118,49 +90,110 @@ def _median(amounts: list[int], counts: list[int], n: int) -> float:
     return (at(n // 2 - 1) + at(n // 2)) / 2
 
 
+class _Period:
+    """The period as SQL: whole months read from the roll-ups, the partial months at either
+    end (a period from the 15th, or to the 10th) from the donations themselves."""
+
+    def __init__(self, start: datetime.date | None, end: datetime.date | None):
+        self.lo = _local_midnight(start) if start else None
+        self.hi = _local_midnight(end + datetime.timedelta(days=1)) if end else None
+        self.first_month = rollups.month_of(self.lo) if self.lo else None
+        # Whole months inside [lo, hi): first_full … last_full (None: no bound).
+        first_full = last_full = None
+        if self.lo is not None:
+            first_full = self.first_month
+            if rollups.month_start(first_full) != self.lo:
+                first_full += 1
+        if self.hi is not None:
+            last_full = rollups.month_of(self.hi) - 1
+        self.ranges: list[tuple] = []  # [from, to) of donations read directly
+        if first_full is not None and last_full is not None and first_full > last_full:
+            self.full = None  # no whole month: every day comes from the donations
+            self.ranges.append((self.lo, self.hi))
+        else:
+            self.full = (first_full, last_full)
+            if self.lo is not None and rollups.month_start(first_full) != self.lo:
+                self.ranges.append((self.lo, rollups.month_start(first_full)))
+            if self.hi is not None and rollups.month_start(last_full + 1) != self.hi:
+                self.ranges.append((rollups.month_start(last_full + 1), self.hi))
+
+    def rolled(self, table: str) -> tuple[str, list]:
+        """The condition on a roll-up table's rows, or None when no month is whole."""
+        if self.full is None:
+            return "", []
+        first, last = self.full
+        parts, params = ["1 = 1"], []
+        if first is not None:
+            parts.append(f"{table}.month >= %s")
+            params.append(first)
+        if last is not None:
+            parts.append(f"{table}.month <= %s")
+            params.append(last)
+        return " AND ".join(parts), params
+
+    def direct(self) -> tuple[str, list]:
+        """The condition on donations read directly, or "" when there are none."""
+        if not self.ranges:
+            return "", []
+        parts, params = [], [DonationStatus.SUCCEEDED.value]
+        for lo, hi in self.ranges:
+            parts.append("(d.succeeded_at >= %s AND d.succeeded_at < %s)")
+            params += [rollups.db_datetime(lo), rollups.db_datetime(hi)]
+        return f"d.status = %s AND ({' OR '.join(parts)})", params
+
+    def month_expr(self) -> tuple[str, list]:
+        """The month number of ``d.succeeded_at`` for donations read directly."""
+        months = [rollups.month_of(lo) for lo, _ in self.ranges]
+        months += [
+            rollups.month_of(hi - datetime.timedelta(microseconds=1)) for _, hi in self.ranges
+        ]
+        return rollups.month_sql("d.succeeded_at", min(months), max(months))
+
+    def union(self, rolled_sql: str, rolled_table: str, direct_sql: str) -> tuple[str, list]:
+        """``rolled_sql`` over the whole months UNION ALL ``direct_sql`` over the partial ones;
+        each has a ``{where}`` placeholder (and ``direct_sql`` a ``{month}`` one)."""
+        pieces, params = [], []
+        where, where_params = self.rolled(rolled_table)
+        if where:
+            pieces.append(rolled_sql.format(where=where))
+            params += where_params
+        where, where_params = self.direct()
+        if where:
+            month, month_params = self.month_expr()
+            pieces.append(direct_sql.format(where=where, month=month))
+            params += (month_params if "{month}" in direct_sql else []) + where_params
+        return " UNION ALL ".join(pieces), params
+
+
 def summary(
     *,
     start: datetime.date | None = None,
     end: datetime.date | None = None,
     thresholds=DEFAULT_THRESHOLDS,
-    beneficiary=None,
 ) -> dict:
     """Every figure of the analytics over the succeeded donations from ``start`` to ``end``
-    (dates, both included; None: no bound), optionally of one beneficiary (object or id).
+    (dates, both included; None: no bound), all beneficiaries together.
 
-    Five scans of the donations: amounts, persons, months, monthly donors, department and
-    source (docs/fundraising-analytics.md says what each figure means)."""
+    Reads the monthly roll-ups (``fundraising.rollups``) for the whole months of the period
+    and the donations for its partial months (docs/fundraising-analytics.md says what each
+    figure means)."""
     thresholds = [int(t) for t in thresholds] or list(DEFAULT_THRESHOLDS)
-    d = Donation._meta.db_table
-    donor = Donor._meta.db_table
-    # SQLite would follow the (status, succeeded_at) index and fetch each row from it: four
-    # times slower than reading the table when most donations succeeded.
-    scan = f"{d} d NOT INDEXED" if connection.vendor == "sqlite" else f"{d} d"
-    # The scope (status, beneficiary, end) and the period (the scope from its start).
-    scope = ["d.status = %s", "d.succeeded_at IS NOT NULL"]
-    scope_params: list = [DonationStatus.SUCCEEDED.value]
-    if end is not None:
-        scope.append("d.succeeded_at < %s")
-        scope_params.append(_db_datetime(_local_midnight(end + datetime.timedelta(days=1))))
-    if beneficiary is not None:
-        scope.append("d.beneficiary_id = %s")
-        scope_params.append(getattr(beneficiary, "pk", beneficiary))
-    cond, params = " AND ".join(scope), list(scope_params)
-    in_period, period_params = "1 = 1", []
-    if start is not None:
-        in_period, period_params = "d.succeeded_at >= %s", [_db_datetime(_local_midnight(start))]
-        cond, params = f"{cond} AND {in_period}", params + period_params
+    period = _Period(start, end)
+    amount_t, person_t, place_t = rollups.AMOUNT, rollups.PERSON, rollups.PLACE
+    scan = f"{Donation._meta.db_table} d"
 
     # 1. The distribution of amounts: exact total, count, median, mean, histogram, shares.
-    rows = _fetch(
-        f"SELECT d.amount_cents, COUNT(*) FROM {scan} WHERE {cond} "  # noqa: S608
-        f"GROUP BY d.amount_cents ORDER BY d.amount_cents",
-        params,
+    sql, params = period.union(
+        f"SELECT amount_cents AS a, gifts AS n FROM {amount_t} WHERE {{where}}",
+        amount_t,
+        f"SELECT d.amount_cents AS a, COUNT(*) AS n FROM {scan} WHERE {{where}} "
+        f"GROUP BY d.amount_cents",
     )
+    rows = _fetch(f"SELECT a, SUM(n) FROM ({sql}) x GROUP BY a ORDER BY a", params)
     amounts = [int(a) for a, _ in rows]
     counts = [int(c) for _, c in rows]
     count = sum(counts)
-    total = sum(a * c for a, c in rows)
+    total = sum(a * c for a, c in zip(amounts, counts, strict=True))
     result: dict = {
         "start": start.isoformat() if start else None,
         "end": end.isoformat() if end else None,
@@ -182,34 +215,35 @@ def summary(
         for i in range(len(edges) - 1)
     ]  # fmt: skip
 
-    starts: list[datetime.datetime] = []
-    if count:
-        bounds = _fetch(
-            f"SELECT MIN(d.succeeded_at), MAX(d.succeeded_at) FROM {d} d WHERE {cond}",  # noqa: S608
-            params,
-        )
-        first, last = (_as_datetime(v) for v in bounds[0])
-        starts = _month_starts(first, last)
+    # The period's rows per (month, person): whole months from the roll-up, partial ones
+    # grouped from the donations. Month numbers are those of ``rollups.month_of``.
+    per_month_person, pmp_params = period.union(
+        f"SELECT month AS m, person_id AS p, total_cents AS s, largest_cents AS mx, "
+        f"gifts AS n, monthly_cents AS rs, monthly_gifts AS rn FROM {person_t} WHERE {{where}}",
+        person_t,
+        f"SELECT {{month}} AS m, d.person_id AS p, SUM(d.amount_cents) AS s, "
+        f"MAX(d.amount_cents) AS mx, COUNT(*) AS n, "
+        f"SUM(CASE WHEN d.recurring_id IS NULL THEN 0 ELSE d.amount_cents END) AS rs, "
+        f"COUNT(d.recurring_id) AS rn FROM {scan} WHERE {{where}} GROUP BY 1, 2",
+    )
 
-    # 2. Per person: total given and largest gift in the period, and the month of the first
-    # succeeded gift ever (-1: before the period), three integer columns into numpy.
-    per_donor = np.zeros((0, 3), dtype=np.int64)
+    # 2. Per person: total given and largest gift in the period, first month in it, and
+    # whether they gave in a month before it (then they are not new).
+    per_donor = np.zeros((0, 4), dtype=np.int64)
     if count:
-        # Grouped by donor row first (integers), then by person: twice as fast as grouping
-        # the donations by the 64-character key directly.
-        tree, tree_params = _month_case("MIN(f)", starts)
+        before, before_params = "", []
+        if period.first_month is not None:
+            before = f" UNION ALL SELECT person_id, 0, 0, NULL, 1 FROM {person_t} WHERE month < %s"
+            before_params = [period.first_month]
         rows = _fetch(
-            f"SELECT SUM(s), MAX(mx), CASE WHEN MIN(f) < %s THEN -1 ELSE {tree} END "  # noqa: S608
-            f"FROM (SELECT d.donor_id AS donor_id, "
-            f"SUM(CASE WHEN {in_period} THEN d.amount_cents END) AS s, "
-            f"MAX(CASE WHEN {in_period} THEN d.amount_cents END) AS mx, "
-            f"COUNT(CASE WHEN {in_period} THEN 1 END) AS n, MIN(d.succeeded_at) AS f "
-            f"FROM {scan} WHERE {' AND '.join(scope)} GROUP BY d.donor_id) x "
-            f"JOIN {donor} p ON p.id = x.donor_id GROUP BY p.key HAVING SUM(n) > 0",
-            [_db_datetime(starts[0])] + tree_params + period_params * 3 + scope_params,
+            f"SELECT SUM(s), MAX(mx), MIN(m), MAX(b) FROM ("
+            f"SELECT p, s, mx, m, 0 AS b FROM ({per_month_person}) pm{before}"
+            f") x GROUP BY p HAVING COUNT(m) > 0",
+            pmp_params + before_params,
         )
-        per_donor = np.array(rows, dtype=np.int64).reshape(-1, 3)
-    totals, largest, first_month = per_donor[:, 0], per_donor[:, 1], per_donor[:, 2]
+        per_donor = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    totals, largest = per_donor[:, 0], per_donor[:, 1]
+    first_month, seen_before = per_donor[:, 2], per_donor[:, 3]
     donors = len(totals)
     result["donors"] = donors
     result["median_donor_total"] = float(np.median(totals)) if donors else 0.0
@@ -239,13 +273,19 @@ def summary(
     # 3. Months: donors, new donors, monthly recurring revenue and its retention.
     result["months"], result["mrr"] = [], []
     if count:
-        new = np.bincount(first_month[first_month >= 0], minlength=len(starts)).tolist()
-        result["months"], result["mrr"] = _monthly(starts, new, scan, cond, params)
+        new_at = first_month[seen_before == 0]
+        result["months"], result["mrr"] = _monthly(per_month_person, pmp_params, new_at)
 
-    # 4. By department and by source, in one GROUP BY.
+    # 4. By department and by source.
+    sql, params = period.union(
+        f"SELECT department AS dep, source AS src, total_cents AS s, gifts AS n "
+        f"FROM {place_t} WHERE {{where}}",
+        place_t,
+        f"SELECT d.department AS dep, d.source AS src, SUM(d.amount_cents) AS s, "
+        f"COUNT(*) AS n FROM {scan} WHERE {{where}} GROUP BY d.department, d.source",
+    )
     rows = _fetch(
-        f"SELECT d.department, d.source, SUM(d.amount_cents), COUNT(*) FROM {scan} "  # noqa: S608
-        f"WHERE {cond} GROUP BY d.department, d.source",
+        f"SELECT dep, src, SUM(s), SUM(n) FROM ({sql}) x GROUP BY dep, src",
         params,
     )
     for key, column, index in (("departments", "department", 0), ("sources", "source", 1)):
@@ -261,39 +301,28 @@ def summary(
     return result
 
 
-def _as_datetime(value) -> datetime.datetime:
-    if isinstance(value, str):  # SQLite through a raw cursor: UTC text
-        value = datetime.datetime.fromisoformat(value)
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=datetime.UTC)
-    return value
-
-
-def _monthly(starts, new: list[int], scan: str, cond: str, params: list):
-    donor = Donor._meta.db_table
-    month, month_params = _month_case("d.succeeded_at", starts)
-    labels = [s.strftime("%Y-%m") for s in starts]
-    n = len(starts)
-
-    # Distinct persons, total and count per month; the monthly donations' part of them.
+def _monthly(per_month_person: str, params: list, new_at: np.ndarray):
+    """The months chart and the monthly recurring revenue, from the period's rows per
+    (month, person) and the first month of each new person."""
     rows = _fetch(
-        f"SELECT m, COUNT(DISTINCT k), SUM(a), COUNT(*), "  # noqa: S608
-        f"SUM(CASE WHEN r IS NOT NULL THEN a ELSE 0 END), "
-        f"COUNT(DISTINCT CASE WHEN r IS NOT NULL THEN k END) "
-        f"FROM (SELECT {month} AS m, p.key AS k, d.amount_cents AS a, d.recurring_id AS r "
-        f"FROM {scan} JOIN {donor} p ON p.id = d.donor_id WHERE {cond}) t GROUP BY m",
-        month_params + params,
+        f"SELECT m, COUNT(*), SUM(s), SUM(n), SUM(rs), "
+        f"SUM(CASE WHEN rn > 0 THEN 1 ELSE 0 END) FROM ({per_month_person}) pm GROUP BY m",
+        params,
     )
+    first, last = min(int(r[0]) for r in rows), max(int(r[0]) for r in rows)
+    n = last - first + 1
     active, totals, counts, mrr, payers = ([0] * n for _ in range(5))
     for m, k, s, c, rs, rk in rows:
-        m = int(m)
-        active[m], totals[m], counts[m], mrr[m], payers[m] = (
+        i = int(m) - first
+        active[i], totals[i], counts[i], mrr[i], payers[i] = (
             int(k),
             int(s),
             int(c),
             int(rs),
             int(rk),
         )
+    new = np.bincount(new_at - first, minlength=n).tolist() if len(new_at) else [0] * n
+    labels = [rollups.month_label(first + i) for i in range(n)]
     months = [
         {"month": labels[i], "donors": active[i], "new": new[i], "returning": active[i] - new[i],
          "total": totals[i], "count": counts[i]}
@@ -302,25 +331,19 @@ def _monthly(starts, new: list[int], scan: str, cond: str, params: list):
 
     # Retention: the share of last month's paying monthly donors (persons) who pay again.
     rows = _fetch(
-        f"WITH rm AS (SELECT DISTINCT {month} AS m, p.key AS k FROM {scan} "  # noqa: S608
-        f"JOIN {donor} p ON p.id = d.donor_id WHERE {cond} AND d.recurring_id IS NOT NULL) "
-        f"SELECT a.m, COUNT(*) FROM rm a JOIN rm b ON b.k = a.k AND b.m = a.m + 1 GROUP BY a.m",
-        month_params + params,
+        f"WITH r AS (SELECT m, p FROM ({per_month_person}) pm WHERE rn > 0) "
+        f"SELECT a.m, COUNT(*) FROM r a JOIN r b ON b.p = a.p AND b.m = a.m + 1 GROUP BY a.m",
+        params,
     )
     kept = [0] * n
     for m, c in rows:
-        kept[int(m) + 1] = int(c)
+        kept[int(m) - first + 1] = int(c)
     mrr_rows = [
         {"month": labels[i], "mrr": mrr[i], "payers": payers[i], "kept": kept[i],
          "retention": (kept[i] / payers[i - 1]) if i and payers[i - 1] else None}
         for i in range(n)
     ]  # fmt: skip
     return months, mrr_rows
-
-
-def _next_month(start: datetime.datetime) -> datetime.datetime:
-    year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
-    return datetime.datetime(year, month, 1, tzinfo=start.tzinfo)
 
 
 # -- the numbers behind each chart, as rows for CSV ----------------------------------------------

@@ -35,7 +35,7 @@ class BeneficiaryKind(models.TextChoices):
 class Beneficiary(models.Model):
     """Who receives the money: the legal entity named on receipts."""
 
-    name = models.CharField(_("nom"), max_length=200)
+    name = models.CharField(_("nom du bénéficiaire"), max_length=200)
     kind = models.CharField(max_length=20, choices=BeneficiaryKind.choices)
     legal_name = models.CharField(_("dénomination légale"), max_length=300)
     address = models.TextField(_("adresse"))
@@ -87,6 +87,17 @@ class DonationStatus(models.TextChoices):
 COUNTING = (DonationStatus.PENDING, DonationStatus.SUCCEEDED)
 
 
+class DonorPerson(models.Model):
+    """One person who gave, whatever the number of their ``Donor`` rows: the analytics count
+    persons by this integer rather than by the 64-character key (the same SHA-256 of the
+    email as ``Donor.key``)."""
+
+    key = models.CharField(max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return f"person #{self.pk}"
+
+
 class Donor(models.Model):
     """The person (or, refused for parties, the company) a donation comes from, as declared.
 
@@ -98,6 +109,7 @@ class Donor(models.Model):
     )
     # The key caps are counted by: a SHA-256 of the normalised email address.
     key = models.CharField(max_length=64, db_index=True)
+    person = models.ForeignKey(DonorPerson, on_delete=models.PROTECT, related_name="records")
     natural_person = models.BooleanField(default=True)
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
@@ -176,6 +188,8 @@ class Recurring(models.Model):
 
 class Donation(models.Model):
     donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="donations")
+    # The donor's person, copied here so that the analytics group donations without a join.
+    person = models.ForeignKey(DonorPerson, on_delete=models.PROTECT, related_name="donations")
     beneficiary = models.ForeignKey(Beneficiary, on_delete=models.PROTECT, related_name="donations")
     amount_cents = models.PositiveBigIntegerField()
     method = models.CharField(max_length=10, choices=Method.choices)
@@ -309,3 +323,65 @@ class ProviderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} event {self.event_id}"
+
+
+# -- monthly roll-ups of succeeded donations, for the analytics (``fundraising.rollups``) --------
+# ``month`` is a calendar month of the site's time zone as one integer: year × 12 + month − 1.
+# Kept up to date in the transaction that makes a donation succeed or be refunded; rebuilt from
+# the donations by ``nextwork manage fundraising_rollups`` (after a change of time zone, or
+# donations loaded into the database directly).
+
+
+class MonthAmount(models.Model):
+    """How many succeeded gifts of one amount in one month."""
+
+    month = models.IntegerField()
+    amount_cents = models.PositiveBigIntegerField()
+    gifts = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["month", "amount_cents"], name="one_month_amount")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month}: {self.gifts} × {self.amount_cents}"
+
+
+class MonthPerson(models.Model):
+    """What one person gave in one month: total, largest gift, count, and the part of the
+    monthly donations."""
+
+    month = models.IntegerField()
+    person = models.ForeignKey(DonorPerson, on_delete=models.PROTECT, related_name="+")
+    total_cents = models.BigIntegerField(default=0)
+    largest_cents = models.BigIntegerField(default=0)
+    gifts = models.IntegerField(default=0)
+    monthly_cents = models.BigIntegerField(default=0)
+    monthly_gifts = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["month", "person"], name="one_month_person")]
+
+    def __str__(self) -> str:
+        return f"{self.month}: person #{self.person_id}"
+
+
+class MonthPlace(models.Model):
+    """The succeeded gifts of one month by the donor's department and the gift's source."""
+
+    month = models.IntegerField()
+    department = models.CharField(max_length=3, blank=True)
+    source = models.CharField(max_length=200, blank=True)
+    total_cents = models.BigIntegerField(default=0)
+    gifts = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "department", "source"], name="one_month_place"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month}: {self.department or '-'} {self.source or '-'}"

@@ -26,21 +26,6 @@ from nextwork.privacy.services import audit_record
 MAX_FAILURES = 3
 
 
-def _donor_in(recurring: Recurring) -> services.DonorIn:
-    d = recurring.donor
-    return services.DonorIn(
-        first_name=d.first_name,
-        last_name=d.last_name,
-        email=d.email,
-        address=d.address,
-        postcode=d.postcode,
-        city=d.city,
-        country=d.country,
-        natural_person=d.natural_person,
-        french_or_resident=d.french_or_resident,
-    )
-
-
 def _cancel_at_provider_later(recurring: Recurring) -> None:
     name = recurring.provider
 
@@ -108,7 +93,8 @@ def recurring_renewal(
         with transaction.atomic():
             donation = services.donation_create(
                 beneficiary_id=recurring.beneficiary_id,
-                donor=_donor_in(recurring),
+                donor=None,
+                record=recurring.donor,
                 amount_cents=amount,
                 method=method,
                 provider=provider,
@@ -122,6 +108,7 @@ def recurring_renewal(
         # failed donation that counts nowhere, given back, and no more months.
         refused = Donation.objects.create(
             donor=recurring.donor,
+            person_id=recurring.donor.person_id,
             beneficiary=recurring.beneficiary,
             amount_cents=amount,
             method=method,

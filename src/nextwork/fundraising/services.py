@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from nextwork.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from nextwork.common.text import clean_text
-from nextwork.fundraising import rules
+from nextwork.fundraising import rollups, rules
 from nextwork.fundraising.models import (
     COUNTING,
     Beneficiary,
@@ -32,6 +32,7 @@ from nextwork.fundraising.models import (
     Donation,
     DonationStatus,
     Donor,
+    DonorPerson,
     FundraisingPage,
     Method,
     Receipt,
@@ -82,6 +83,13 @@ def _clean_donor(data: DonorIn) -> dict:
         "natural_person": bool(data.natural_person),
         "french_or_resident": bool(data.french_or_resident),
     }
+
+
+def _values_of(record: Donor) -> dict:
+    return {name: getattr(record, name) for name in (
+        "first_name", "last_name", "email", "address", "postcode", "city", "country",
+        "natural_person", "french_or_resident",
+    )}  # fmt: skip
 
 
 def _department(postcode: str, country: str) -> str:
@@ -148,10 +156,23 @@ def _release(donation: Donation) -> None:
 
 
 @transaction.atomic
+def _person(key: str) -> DonorPerson:
+    """The person of a cap key, created at their first gift (a concurrent first gift of the
+    same person finds the row the other created: the key is unique)."""
+    person = DonorPerson.objects.filter(key=key).first()
+    if person is None:
+        try:
+            with transaction.atomic():
+                person = DonorPerson.objects.create(key=key)
+        except IntegrityError:
+            person = DonorPerson.objects.get(key=key)
+    return person
+
+
 def donation_create(
     *,
     beneficiary_id: int,
-    donor: DonorIn,
+    donor: DonorIn | None,
     amount_cents: int,
     method: str,
     provider: str,
@@ -161,9 +182,13 @@ def donation_create(
     member: Member | None = None,
     recurring: Recurring | None = None,
     recorded_by: Member | None = None,
+    record: Donor | None = None,
 ) -> Donation:
     """A pending donation, checked against the rules and reserved against the caps; the
-    provider then takes the payment (``donation_succeeded`` / ``donation_failed``)."""
+    provider then takes the payment (``donation_succeeded`` / ``donation_failed``).
+
+    ``record``: the donor row to reuse instead of ``donor`` (a monthly donation's renewals
+    stay on the row of its first month, and keep its cap key even after an erasure)."""
     beneficiary = Beneficiary.objects.filter(pk=beneficiary_id, active=True).first()
     if beneficiary is None:
         raise NotFound(f"No beneficiary {beneficiary_id} takes gifts.", field="beneficiary")
@@ -172,7 +197,7 @@ def donation_create(
             f"Unknown method {method!r}; one of {', '.join(Method.values)}.", field="method"
         )
     amount_cents = _amount(amount_cents)
-    values = _clean_donor(donor)
+    values = _clean_donor(donor) if record is None else _values_of(record)
     rules.check_donor(
         beneficiary,
         natural_person=values["natural_person"],
@@ -187,14 +212,18 @@ def donation_create(
             raise NotFound(f"No fundraising page {page_slug!r}.", field="page")
         if page.beneficiary_id != beneficiary.pk:
             raise InvalidInput("This page collects for another beneficiary.", field="page")
-    key = rules.donor_key(values["email"])
-    person = Donor.objects.create(
-        member=member if member is not None and member.is_authenticated else None,
-        key=key,
-        **values,
-    )
+    if record is None:
+        key = rules.donor_key(values["email"])
+        record = Donor.objects.create(
+            member=member if member is not None and member.is_authenticated else None,
+            key=key,
+            person=_person(key),
+            **values,
+        )
+    key = record.key
     donation = Donation(
-        donor=person,
+        donor=record,
+        person_id=record.person_id,
         beneficiary=beneficiary,
         amount_cents=amount_cents,
         method=method,
@@ -240,6 +269,7 @@ def donation_succeeded(*, donation_id: int, at: datetime.datetime | None = None)
         raise Conflict(f"Donation {donation.pk} is {donation.status}: it cannot succeed now.")
     donation.status, donation.succeeded_at = DonationStatus.SUCCEEDED, at or timezone.now()
     donation.save(update_fields=["status", "succeeded_at"])
+    rollups.add(donation)
     if donation.recurring_id is None:
         # One-off gifts get their receipt from the worker; monthly donors an annual one.
         transaction.on_commit(lambda: _enqueue_receipt(donation.pk))
@@ -273,8 +303,11 @@ def donation_refunded(*, donation_id: int, by: Member | None = None) -> Donation
         return donation
     if donation.status not in COUNTING:
         raise Conflict(f"Donation {donation.pk} is {donation.status}: nothing to refund.")
+    counted = donation.status == DonationStatus.SUCCEEDED
     donation.status, donation.refunded_at = DonationStatus.REFUNDED, timezone.now()
     donation.save(update_fields=["status", "refunded_at"])
+    if counted:
+        rollups.remove(donation)
     _release(donation)
     for receipt in donation.receipts.filter(cancelled_at__isnull=True):
         receipt.cancelled_at, receipt.cancel_reason = timezone.now(), "don remboursé"
