@@ -99,18 +99,12 @@ def _independent(rows, first: datetime.date, last: datetime.date) -> dict:
         if r["recurring"]:
             paying[month].add(r["key"])
             mrr[month] += r["cents"]
-    earlier_months = {
-        r["key"]
-        for r in rows
-        if r["when"].astimezone(PARIS).strftime("%Y-%m") < first.strftime("%Y-%m")
-    }
-    first_month = {}
-    for r in sorted(inside, key=lambda r: r["when"]):
-        first_month.setdefault(r["key"], r["when"].astimezone(PARIS).strftime("%Y-%m"))
+    first_ever = {}  # month of each person's first gift ever, whatever the period
+    for r in sorted(rows, key=lambda r: r["when"]):
+        first_ever.setdefault(r["key"], r["when"].astimezone(PARIS).strftime("%Y-%m"))
     new = defaultdict(int)
-    for key, month in first_month.items():
-        if key not in earlier_months:
-            new[month] += 1
+    for key in per_key:
+        new[first_ever[key]] += 1
     deps = defaultdict(int)
     for r in inside:
         deps[r["dep"]] += r["cents"]
@@ -145,6 +139,9 @@ def test_periods_cutting_months_match_an_independent_computation(dataset, first,
     for month, keys in truth["by_month"].items():
         assert months[month]["donors"] == len(keys)
         assert months[month]["new"] == truth["new"][month]
+    assert sum(m["new"] for m in data["months"]) == sum(
+        n for month, n in truth["new"].items() if month >= first.strftime("%Y-%m")
+    )
     mrr = {m["month"]: m for m in data["mrr"]}
     for month in sorted(truth["paying"]):
         assert mrr[month]["mrr"] == truth["mrr"][month]

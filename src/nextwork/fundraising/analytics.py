@@ -227,23 +227,27 @@ def summary(
         f"COUNT(d.recurring_id) AS rn FROM {scan} WHERE {{where}} GROUP BY 1, 2",
     )
 
-    # 2. Per person: total given and largest gift in the period, first month in it, and
-    # whether they gave in a month before it (then they are not new).
-    per_donor = np.zeros((0, 4), dtype=np.int64)
+    # 2. Per person: total given and largest gift in the period, and the month of their
+    # first gift ever (months before the period included, from the roll-up: when the period
+    # starts inside a month, that whole month counts, gifts before the start included).
+    per_donor = np.zeros((0, 3), dtype=np.int64)
     if count:
         before, before_params = "", []
         if period.first_month is not None:
-            before = f" UNION ALL SELECT person_id, 0, 0, NULL, 1 FROM {person_t} WHERE month < %s"
-            before_params = [period.first_month]
+            before = (
+                f" UNION ALL SELECT person_id AS p, 0 AS s, 0 AS mx, NULL AS m, month AS f "
+                f"FROM {person_t} WHERE month < %s"
+            )
+            aligned = rollups.month_start(period.first_month) == period.lo
+            before_params = [period.first_month + (0 if aligned else 1)]
         rows = _fetch(
-            f"SELECT SUM(s), MAX(mx), MIN(m), MAX(b) FROM ("
-            f"SELECT p, s, mx, m, 0 AS b FROM ({per_month_person}) pm{before}"
+            f"SELECT SUM(s), MAX(mx), MIN(f) FROM ("
+            f"SELECT p, s, mx, m, m AS f FROM ({per_month_person}) pm{before}"
             f") x GROUP BY p HAVING COUNT(m) > 0",
             pmp_params + before_params,
         )
-        per_donor = np.array(rows, dtype=np.int64).reshape(-1, 4)
-    totals, largest = per_donor[:, 0], per_donor[:, 1]
-    first_month, seen_before = per_donor[:, 2], per_donor[:, 3]
+        per_donor = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    totals, largest, first_ever = per_donor[:, 0], per_donor[:, 1], per_donor[:, 2]
     donors = len(totals)
     result["donors"] = donors
     result["median_donor_total"] = float(np.median(totals)) if donors else 0.0
@@ -273,8 +277,7 @@ def summary(
     # 3. Months: donors, new donors, monthly recurring revenue and its retention.
     result["months"], result["mrr"] = [], []
     if count:
-        new_at = first_month[seen_before == 0]
-        result["months"], result["mrr"] = _monthly(per_month_person, pmp_params, new_at)
+        result["months"], result["mrr"] = _monthly(per_month_person, pmp_params, first_ever)
 
     # 4. By department and by source.
     sql, params = period.union(
@@ -301,9 +304,9 @@ def summary(
     return result
 
 
-def _monthly(per_month_person: str, params: list, new_at: np.ndarray):
+def _monthly(per_month_person: str, params: list, first_ever: np.ndarray):
     """The months chart and the monthly recurring revenue, from the period's rows per
-    (month, person) and the first month of each new person."""
+    (month, person) and the month of each donor's first gift ever."""
     rows = _fetch(
         f"SELECT m, COUNT(*), SUM(s), SUM(n), SUM(rs), "
         f"SUM(CASE WHEN rn > 0 THEN 1 ELSE 0 END) FROM ({per_month_person}) pm GROUP BY m",
@@ -321,7 +324,8 @@ def _monthly(per_month_person: str, params: list, new_at: np.ndarray):
             int(rs),
             int(rk),
         )
-    new = np.bincount(new_at - first, minlength=n).tolist() if len(new_at) else [0] * n
+    new_at = first_ever[first_ever >= first] - first
+    new = np.bincount(new_at, minlength=n).tolist() if len(new_at) else [0] * n
     labels = [rollups.month_label(first + i) for i in range(n)]
     months = [
         {"month": labels[i], "donors": active[i], "new": new[i], "returning": active[i] - new[i],
