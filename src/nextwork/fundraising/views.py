@@ -10,10 +10,13 @@ import re
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import strip_tags
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -349,9 +352,38 @@ def thanks(request: HttpRequest) -> HttpResponse:
 # -- personal fundraising pages -----------------------------------------------------------------
 
 
+def _absolute(request, path: str) -> str:
+    """An address for other sites (share previews): on NEXTWORK_SITE_URL when it is set, so
+    the preview does not depend on the host the request came through."""
+    if path.startswith(("http://", "https://")):  # a storage that serves files elsewhere
+        return path
+    if settings.NEXTWORK_SITE_URL:
+        return f"{settings.NEXTWORK_SITE_URL}{path}"
+    return request.build_absolute_uri(path)
+
+
+def _share_preview(request, page, share: str) -> dict | None:
+    """OpenGraph and Twitter card values of a page; none for a hidden page (a link shared
+    before the moderation shows no title, text or photo)."""
+    if page.hidden_at is not None:
+        return None
+    text = " ".join(strip_tags(page.text).split())
+    if text:
+        description = Truncator(text).chars(200)
+    else:
+        description = _("Collecte pour %(name)s.") % {"name": page.beneficiary.name}
+    return {
+        "title": page.title,
+        "description": description,
+        "url": share,
+        "image": _absolute(request, page.photo.url) if page.photo else "",
+    }
+
+
 def _page_context(request, page) -> dict:
     progress = pages.page_progress(page)
-    share = request.build_absolute_uri(reverse("fundraising:page", args=[page.slug]))
+    path = reverse("fundraising:page", args=[page.slug])
+    share = request.build_absolute_uri(path)
     donate = reverse("fundraising:give", args=[page.beneficiary_id])
     donate += "?" + urlencode({"page": page.slug})
     return {
@@ -360,6 +392,7 @@ def _page_context(request, page) -> dict:
         "raised": rules.euros(progress["raised_cents"]),
         "goal": rules.euros(progress["goal_cents"]),
         "share_url": share,
+        "preview": _share_preview(request, page, _absolute(request, path)),
         "donate_url": donate,
         "is_owner": request.user.is_authenticated and page.owner_id == request.user.pk,
         "can_moderate": is_staff(request.user) if request.user.is_authenticated else False,
