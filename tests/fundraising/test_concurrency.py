@@ -1,5 +1,6 @@
-"""Gifts of one person at the same instant cannot pass a cap together, and receipt numbers
-taken at once have no gap and no duplicate. These tests commit for real (one connection per
+"""Gifts of one person at the same instant cannot pass a cap together, receipt numbers taken
+at once have no gap and no duplicate, and the analytics' roll-ups count simultaneous gifts and
+refunds of one person exactly. These tests commit for real (one connection per
 thread) and remove what they made."""
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ import threading
 import pytest
 from django.db import connections
 
-from nextwork.fundraising import services
+from nextwork.fundraising import rollups, services
 from nextwork.fundraising.models import (
     Beneficiary,
     CapLedger,
     Donation,
     Donor,
+    DonorPerson,
+    MonthPerson,
     Receipt,
     ReceiptSequence,
 )
@@ -38,6 +41,8 @@ def party(django_db_setup, django_db_blocker):
         Donation.objects.filter(beneficiary=beneficiary).delete()
         Donor.objects.filter(email="vite@example.org").delete()
         CapLedger.objects.filter(scope__startswith="parties:").delete()
+        rollups.rebuild()  # from what is left committed: nothing
+        DonorPerson.objects.filter(records=None).delete()
 
 
 def _race(calls):
@@ -101,3 +106,28 @@ def test_simultaneous_receipts_take_consecutive_numbers(party, django_db_blocker
         _race([(lambda g=g: services.receipt_issue(donation_id=g.pk)) for g in gifts])
         numbers = sorted(Receipt.objects.filter(beneficiary=party).values_list("number", flat=True))
         assert numbers == [1, 2, 3, 4, 5]
+
+
+def test_simultaneous_gifts_and_a_refund_of_one_person_keep_the_rollups_exact(
+    party, django_db_blocker
+):
+    with django_db_blocker.unblock():
+        amounts = [1000, 2500, 4000, 700, 3100, 1800]
+        gifts = [
+            services.donation_create(
+                beneficiary_id=party.pk, donor=_donor(), amount_cents=cents, method="card",
+                provider="test",
+            )
+            for cents in amounts
+        ]  # fmt: skip
+        refunded = gifts[0]
+        services.donation_succeeded(donation_id=refunded.pk)
+        # Five gifts of the same person succeed while their first gift is refunded.
+        calls = [(lambda g=g: services.donation_succeeded(donation_id=g.pk)) for g in gifts[1:]]
+        calls.append(lambda: services.donation_refunded(donation_id=refunded.pk))
+        _race(calls)
+        (row,) = MonthPerson.objects.filter(person_id=refunded.person_id)
+        assert (row.total_cents, row.gifts, row.largest_cents) == (sum(amounts[1:]), 5, 4000)
+        kept = rollups.snapshot()
+        rollups.rebuild()
+        assert rollups.snapshot() == kept
