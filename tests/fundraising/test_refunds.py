@@ -152,7 +152,7 @@ def test_the_admin_action_confirms_then_refunds(client, give, staff):
     done = client.post(CHANGELIST, {**selection, "confirm": "yes"}, follow=True)
     text = done.content.decode()
     assert f"Don n° {gift.pk} remboursé (25 €)" in text
-    assert f"Don n° {pending.pk} non remboursé" in text
+    assert f"Don n° {pending.pk} non remboursé : il est « en attente »" in text
     gift.refresh_from_db()
     assert gift.status == DonationStatus.REFUNDED
     assert AuditEvent.objects.get(action="donation.refund_request").details["donation"] == gift.pk

@@ -78,6 +78,18 @@ class DonationAdmin(ReadOnly):
             }
             return TemplateResponse(request, "fundraising/admin_refund_confirm.html", context)
         for donation in donations:
+            if donation.status != DonationStatus.SUCCEEDED:
+                # Said in French here; the service refuses it too, whoever calls it.
+                self.message_user(
+                    request,
+                    _(
+                        "Don n° %(id)s non remboursé : il est « %(status)s », seul un don "
+                        "reçu peut l'être."
+                    )
+                    % {"id": donation.pk, "status": donation.get_status_display()},
+                    messages.ERROR,
+                )
+                continue
             try:
                 refunds.refund_request(donation_id=donation.pk, by=request.user)
             except Unavailable as exc:
