@@ -276,6 +276,13 @@ def donation_succeeded(*, donation_id: int, at: datetime.datetime | None = None)
     return donation
 
 
+def _mail_later(receipt_id: int) -> None:
+    """The donor gets the receipt by email once the transaction commits (a task)."""
+    from nextwork.fundraising.receipt_mail import mail_on_commit
+
+    mail_on_commit(receipt_id)
+
+
 def _enqueue_receipt(donation_id: int) -> None:
     from nextwork.fundraising.tasks import issue_receipt_task
 
@@ -462,6 +469,7 @@ def receipt_reissue(*, receipt_id: int, reason: str, donor: DonorIn | None, by: 
     )
     new.donations.set(donations)
     audit_record(actor=by, action="receipt.reissue", details={"old": old.pk, "new": new.pk})
+    _mail_later(new.pk)
     return new
 
 
@@ -504,4 +512,5 @@ def receipt_issue_annual(*, key: str, beneficiary_id: int, year: int) -> Receipt
         snapshot=_snapshot(person, beneficiary, donations),
     )
     receipt.donations.set(donations)
+    _mail_later(receipt.pk)
     return receipt
