@@ -32,12 +32,24 @@ de l'équipe, regroupement avec une autre, nouveaux commentaires. Je peux retire
 tout moment depuis mes préférences ou le lien de désinscription de chaque message, et cesser \
 de suivre une discussion depuis sa page."""
 
+ELECTORAL_V1_FR = """\
+J'accepte que {organisation} conserve ce que je choisis de dire de ma situation électorale \
+(inscription sur les listes, commune et bureau de vote, absence à un tour, procuration que je \
+demande ou que je peux porter), pour m'aider à voter : rappels avant la date limite \
+d'inscription et les jours de vote, recherche d'un mandataire ou d'un mandant. Rien n'est \
+obligatoire. Ces informations sont vues par moi, par les coordinateurs de mon territoire qui \
+organisent les procurations et, une fois que nous avons tous deux accepté, par la personne \
+avec qui je suis mis·e en relation, qui reçoit alors mon nom et mes coordonnées. Je peux \
+retirer cet accord à tout moment depuis ma page de situation électorale : ces informations \
+sont alors effacées et mes procurations en cours annulées."""
+
 # kind -> (current version, French body)
 TEXTS = {
     "community_news": (1, COMMUNITY_NEWS_V1_FR),
     "sms": (1, SMS_V1_FR),
     "preferences": (1, PREFERENCES_V1_FR),
     "participation": (1, PARTICIPATION_V1_FR),
+    "electoral": (1, ELECTORAL_V1_FR),
 }
 
 

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "nextwork.messaging",
     "nextwork.participation",
     "nextwork.fundraising",
+    "nextwork.mobilisation",
     "nextwork.privacy",
 ]
 

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MobilisationConfig(AppConfig):
+    name = "nextwork.mobilisation"
+    label = "mobilisation"
+    verbose_name = _("Mobilisation électorale")

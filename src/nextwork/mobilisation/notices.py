@@ -1,0 +1,130 @@
+"""The emails of a proxy match, sent after the transaction commits: a match proposed, accepted
+(each side gets the other's contact and the steps), cancelled (the other side is told).
+
+These are service messages the member asked for by requesting or offering a proxy, not
+campaigns: they go to the address of the account, whatever the newsletter consents.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+OFFICIAL_REQUEST = "https://www.maprocuration.gouv.fr"
+OFFICIAL_HELP = "https://www.service-public.fr/particuliers/vosdroits/F1604"
+CHECK_REGISTRATION = (
+    "https://www.service-public.fr/particuliers/vosdroits/services-en-ligne-et-formulaires/ISE"
+)
+
+
+def _site() -> str:
+    return getattr(settings, "NEXTWORK_SITE_URL", "").rstrip("/")
+
+
+def _send(member_id: int, subject: str, body: str) -> None:
+    from nextwork.network.models import Member
+
+    def send() -> None:
+        member = Member.objects.filter(pk=member_id, is_active=True).first()
+        if member is None:
+            return
+        try:
+            send_mail(subject, body, None, [member.email])
+        except Exception as exc:  # a mail failure never undoes the match
+            logger.error("proxy notice to member #%s not sent: %s", member_id, type(exc).__name__)
+
+    transaction.on_commit(send)
+
+
+def _page() -> str:
+    return f"{_site()}/espace/procurations/"
+
+
+def proposed(match) -> None:
+    round_ = match.round
+    for member_id in (match.request.member_id, match.holder_id):
+        _send(
+            member_id,
+            _("Procuration : une proposition vous attend"),
+            _(
+                "Bonjour,\n\nUne procuration vous est proposée pour le tour %(number)s de "
+                "« %(election)s » (%(date)s). Acceptez-la ou refusez-la sur votre page : "
+                "%(page)s\n\nVos coordonnées ne sont transmises à l'autre personne que lorsque "
+                "vous avez accepté tous les deux.\n"
+            )
+            % {"number": round_.number, "election": round_.election.name,
+               "date": round_.date.strftime("%d/%m/%Y"), "page": _page()},
+        )  # fmt: skip
+
+
+def _contact(member) -> str:
+    lines = [member.full_name, member.email]
+    if getattr(member, "phone", ""):
+        lines.append(member.phone)
+    return "\n".join(f"  {line}" for line in lines if line)
+
+
+def accepted(match) -> None:
+    request = match.request
+    requester, holder = request.member, match.holder
+    round_ = match.round
+    where = request.commune.name
+    facts = {
+        "number": round_.number, "election": round_.election.name,
+        "date": round_.date.strftime("%d/%m/%Y"), "commune": where, "official": OFFICIAL_REQUEST,
+        "help": OFFICIAL_HELP, "check": CHECK_REGISTRATION, "page": _page(),
+    }  # fmt: skip
+    _send(
+        requester.pk,
+        _("Procuration acceptée : les étapes à suivre"),
+        _(
+            "Bonjour,\n\nVotre procuration pour le tour %(number)s de « %(election)s » "
+            "(%(date)s) est acceptée. Votre mandataire :\n%(contact)s\n\n"
+            "1. Demandez-lui son numéro national d'électeur et sa date de naissance (son numéro "
+            "figure sur sa carte électorale ou sur %(check)s).\n"
+            "2. Faites la demande en ligne sur %(official)s.\n"
+            "3. Faites-la valider en personne dans un commissariat, une gendarmerie ou un "
+            "consulat (ou en ligne avec une identité numérique certifiée).\n"
+            "4. Dites-nous sur %(page)s que la procuration est établie.\n\n"
+            "Le jour du vote, votre mandataire vote à votre place dans votre bureau de vote, à "
+            "%(commune)s. Tout est expliqué sur %(help)s.\n"
+        )
+        % {**facts, "contact": _contact(holder)},
+    )
+    _send(
+        holder.pk,
+        _("Procuration acceptée : vous votez pour quelqu'un"),
+        _(
+            "Bonjour,\n\nVous portez la procuration de cette personne pour le tour %(number)s "
+            "de « %(election)s » (%(date)s) :\n%(contact)s\n\n"
+            "Elle va vous demander votre numéro national d'électeur et votre date de naissance "
+            "pour sa demande sur %(official)s. Le jour du vote, allez dans son bureau de vote, "
+            "à %(commune)s, avec votre pièce d'identité : vous votez à sa place. Dites-nous "
+            "sur %(page)s quand c'est fait.\n"
+        )
+        % {**facts, "contact": _contact(requester)},
+    )
+
+
+def cancelled(match, *, by=None) -> None:
+    round_ = match.round
+    for member_id in (match.request.member_id, match.holder_id):
+        if by is not None and member_id == by.pk:
+            continue
+        _send(
+            member_id,
+            _("Procuration annulée"),
+            _(
+                "Bonjour,\n\nLa procuration prévue pour le tour %(number)s de « %(election)s » "
+                "(%(date)s) est annulée. Si vous l'aviez demandée, votre demande attend un autre "
+                "mandataire : %(page)s\n"
+            )
+            % {"number": round_.number, "election": round_.election.name,
+               "date": round_.date.strftime("%d/%m/%Y"), "page": _page()},
+        )  # fmt: skip
