@@ -239,3 +239,21 @@ class ProxyMatch(models.Model):
 
     def __str__(self) -> str:
         return f"proxy match #{self.pk}"
+
+
+class Turnout(models.Model):
+    """A polling-day reminder to one member for one round, and their optional "I voted"."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="turnout")
+    member = models.ForeignKey(MEMBER, on_delete=models.CASCADE, related_name="+")
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    channel = models.CharField(max_length=10, blank=True)
+    voted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "member"], name="one_turnout_per_round")
+        ]
+
+    def __str__(self) -> str:
+        return f"turnout of member #{self.member_id} on round #{self.round_id}"
