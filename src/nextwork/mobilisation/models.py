@@ -96,7 +96,8 @@ class VotingSituation(models.Model):
     member, or when they withdraw the ``electoral`` consent it rests on."""
 
     member = models.OneToOneField(MEMBER, on_delete=models.CASCADE, related_name="voting")
-    consent = models.ForeignKey("network.Consent", on_delete=models.PROTECT, related_name="+")
+    # The data rests on this consent: should its record go (the member's erasure), so does it.
+    consent = models.ForeignKey("network.Consent", on_delete=models.CASCADE, related_name="+")
     registered = models.CharField(max_length=10, choices=Registered.choices, blank=True)
     commune = models.ForeignKey(
         AREA, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
