@@ -51,7 +51,7 @@ class Election(models.Model):
     name = models.CharField(_("nom de l'élection"), max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     # The last day to register on the electoral roll (the sixth Friday before the first round
-    # for a general election, code électoral art. L17).
+    # for a general election since the reform of loi n° 2016-1048, in force in 2019).
     registration_deadline = models.DateField(_("date limite d'inscription"))
     areas = models.ManyToManyField(AREA, blank=True, related_name="+")
     published = models.BooleanField(_("publiée"), default=False)
