@@ -20,5 +20,7 @@ urlpatterns = [
     path("", include("nextwork.participation.programme_urls")),
     path("", include("nextwork.fundraising.test_checkout")),
     path("", include("nextwork.fundraising.urls")),
+    path("", include("nextwork.mobilisation.urls")),
+    path("", include("nextwork.mobilisation.reminder_urls")),
 ]
 handler404 = "nextwork.common.views.not_found"
