@@ -207,6 +207,8 @@ NEXTWORK_STRIPE_WEBHOOK_SECRET = env.get("NEXTWORK_STRIPE_WEBHOOK_SECRET")
 NEXTWORK_STRIPE_API_BASE = (env.get("NEXTWORK_STRIPE_API_BASE") or "").rstrip("/")
 NEXTWORK_STRIPE_WEBHOOK_TOLERANCE = int(env.get("NEXTWORK_STRIPE_WEBHOOK_TOLERANCE") or 300)
 NEXTWORK_STRIPE_TIMEOUT = float(env.get("NEXTWORK_STRIPE_TIMEOUT") or 10)
+# Mobilisation: proxies are arranged here until this many days before a round.
+NEXTWORK_PROXY_DEADLINE_DAYS = int(env.get("NEXTWORK_PROXY_DEADLINE_DAYS") or 2)
 # A hand-over must end well within a sender's lease, or another sender could take it over.
 EMAIL_TIMEOUT = max(5.0, min(30.0, NEXTWORK_SEND_LEASE / 4))
 DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL")
