@@ -19,7 +19,9 @@ Every figure is printed with a baseline measured in the same run, on the same ma
    listing, sorting and searching 100,000 proposals with 5 M supports on PostgreSQL
    (see bench/participation.py);
 13. with ``--fundraising-bench`` (or ``--fundraising-only``): donation analytics over 5 M
-   donations on SQLite and, with ``--fundraising-db``, PostgreSQL (see bench/fundraising.py).
+   donations on SQLite and, with ``--fundraising-db``, PostgreSQL (see bench/fundraising.py);
+14. with ``--mobilisation-bench`` (or ``--mobilisation-only``): matching 100,000 proxy requests
+   against 100,000 offers over every commune, against a greedy pass (see bench/mobilisation.py).
 
 The registry is imported by ``nextwork setup`` into a fresh temporary NEXTWORK_HOME (SQLite,
 never ./var nor DATABASE_URL), removed at the end unless ``--home`` names a folder to keep.
@@ -109,6 +111,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     import fundraising
     import members
     import messaging
+    import mobilisation
     import participation
 
     members.add_arguments(parser)
@@ -116,12 +119,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     messaging.add_arguments(parser)
     participation.add_arguments(parser)
     fundraising.add_arguments(parser)
+    mobilisation.add_arguments(parser)
     args = parser.parse_args(argv)
     members.finish_args(parser, args)
     campaigns.finish_args(parser, args)
     messaging.finish_args(parser, args)
     participation.finish_args(parser, args)
     fundraising.finish_args(parser, args)
+    mobilisation.finish_args(parser, args)
     sizes = (
         {
             "points": 100_000,
@@ -840,6 +845,7 @@ def main(argv=None) -> int:
             or args.messaging_only
             or args.participation_only
             or args.fundraising_only
+            or args.mobilisation_only
         )
         if not only:
             bench_single(engine, args, rng, results)
@@ -870,6 +876,10 @@ def main(argv=None) -> int:
             import fundraising
 
             fundraising.bench_fundraising(engine, args, rng, results, home)
+        if args.mobilisation_bench:
+            import mobilisation
+
+            mobilisation.bench_mobilisation(engine, args, rng, results, home)
     finally:
         if temporary:
             shutil.rmtree(home, ignore_errors=True)
