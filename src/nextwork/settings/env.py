@@ -214,6 +214,13 @@ SETTINGS: dict[str, Setting] = {
             "300",
         ),
         Setting("NEXTWORK_STRIPE_TIMEOUT", "Seconds to wait for Stripe's API.", "10"),
+        Setting(
+            "NEXTWORK_PROXY_DEADLINE_DAYS",
+            "Proxy requests, offers and matches are taken here until this many days before a "
+            "round: a proxy must still be established and reach the town hall (see "
+            "[mobilisation.md](mobilisation.md)).",
+            "2",
+        ),
     ]
 }
 
