@@ -140,6 +140,9 @@ def concerned_q(election: Election, field: str = "pk") -> Q:
         | Q(commune__parent__parent__in=ids)
         | Q(commune__parent__parent__parent__in=ids)
         | Q(commune__constituency_links__constituency__in=ids)
+        # A city split between seats (Paris, Lyon, Marseille) is covered when one of its
+        # arrondissements is, as ``services.covered`` says.
+        | Q(commune__children__constituency_links__constituency__in=ids)
     )
     says_where = VotingSituation.objects.filter(commune__isnull=False)
     return Q(**{f"{field}__in": votes.values("member_id")}) | (
