@@ -114,3 +114,30 @@ def test_same_commune_pairs_are_as_many_as_brute_force_finds(needs, offers):
     wide = plan(needs, offers, POINTS, radius_km=500)
     _check_law(wide, needs, offers)
     assert wide.same_commune == result.same_commune
+
+
+def test_communes_with_no_known_place_are_matched_in_their_commune_only():
+    points = np.array([[0.0, 0.0], [np.nan, np.nan], [0.1, 0.0]])
+    needs = [Need(1, 1), Need(2, 1), Need(3, 0)]
+    offers = [Offer(10, (1,)), Offer(20, (1, 2))]
+    result = plan(needs, offers, points, radius_km=50)
+    assert result.same_commune == 2 and result.nearby == 0 and result.unmatched == [3]
+
+
+def test_town_halls_missing_or_empty_fall_back_to_the_shape(db, registry):
+    import shapely
+
+    from nextwork.mobilisation.services import _points
+    from nextwork.territories.models import Area, AreaKind
+
+    empty = [
+        pk
+        for pk, wkb in Area.objects.filter(
+            boundary_set=registry, kind=AreaKind.COMMUNE
+        ).values_list("pk", "point")
+        if not wkb or shapely.from_wkb(bytes(wkb)).is_empty
+    ][:5]
+    assert empty, "the registry has communes without a town hall point"
+    out = _points(empty)
+    shaped = Area.objects.filter(pk__in=empty).exclude(geometry=None).count()
+    assert np.isfinite(out).all(axis=1).sum() >= shaped > 0

@@ -1,21 +1,24 @@
 """Proposing proxy holders for requests: as many as possible in the requester's own commune,
-then the nearest holders who can go there (docs/mobilisation.md, "Matching").
+then as many as possible among holders who can go to a commune nearby (docs/mobilisation.md,
+"Matching").
 
-The plan is computed in memory from plain arrays, then written through
-``services.match_propose``-like inserts that the database may still refuse (a coordinator
-matching the same people at that moment): the database has the last word on the law.
+The plan is computed in memory from plain arrays, then written through the same inserts as a
+coordinator's proposal, which the database may still refuse (a coordinator matching the same
+people at that moment): the database has the last word on the law.
 
-1. **Same commune, as many as possible.** A holder is one or two *slots* on a round (art. L73:
+1. **Same commune, as many as possible.** A holder has up to two *slots* on a round (art. L73:
    at most two proxies, at most one established in France): an ``any`` slot while they carry
-   no French proxy, then ``abroad``-only slots. Requests and slots of the same commune form a
-   bipartite graph; its maximum matching (Hopcroft–Karp, ``scipy.sparse.csgraph``) gives the
-   largest number of requests served in their own commune — a greedy pass can use a holder
-   offering two communes where another holder would have done, and leave a request unserved.
-2. **Then nearby.** Each request left is offered the nearest free slot whose holder can go to a
-   commune within ``radius_km`` (the holder must still go to the requester's polling station:
-   that commune must be one of the holder's, or the holder accepts to travel when asked).
-   Candidate pairs come from a k-d tree on the communes' town halls; they are taken by
-   increasing distance, each request and slot once.
+   no French proxy, the rest for proxies established abroad. Requests are grouped by commune
+   (French, abroad), holders by kind of slot, and a maximum flow (Dinic, ``scipy.sparse.csgraph``)
+   from communes to holders gives the largest number of requests served in their own commune:
+   the graph has one edge per commune a holder named, not one per (request, slot) pair, so a
+   city of thousands of requests costs no more than its holders' offers. A greedy pass can
+   spend a holder who offered two communes where another holder would have done.
+2. **Then nearby, as many as possible.** The requests left and the free slots whose holder named
+   a commune within ``radius_km`` (town halls, a k-d tree on the sphere) form a bipartite graph;
+   its maximum matching (Hopcroft–Karp) serves the most of them. Each pair carries the distance
+   to the nearest commune the holder named; the holder still goes to the requester's polling
+   station, and accepts or declines.
 """
 
 from __future__ import annotations
@@ -57,24 +60,91 @@ class Plan:
     unmatched: list[int] = field(default_factory=list)
 
 
-def _slots(offers: list[Offer]) -> tuple[np.ndarray, np.ndarray]:
-    """(offer index, abroad only?) of every free slot."""
-    owner, abroad_only = [], []
-    for i, offer in enumerate(offers):
-        free = max(0, 2 - offer.used)
-        if free and not offer.french_used:
-            owner.append(i)
-            abroad_only.append(False)
-            free -= 1
-        for _ in range(free):
-            owner.append(i)
-            abroad_only.append(True)
-    return np.array(owner, dtype=np.int64), np.array(abroad_only, dtype=bool)
-
-
 def _unit(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     lon, lat = np.radians(lon), np.radians(lat)
     return np.column_stack((np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)))
+
+
+def _capacities(offers: list[Offer]) -> tuple[np.ndarray, np.ndarray]:
+    """Free slots of each offer: ``any`` (0 or 1) and abroad-only (0 to 2)."""
+    used = np.array([o.used for o in offers], dtype=np.int64)
+    french = np.array([o.french_used for o in offers], dtype=bool)
+    free = np.clip(2 - used, 0, 2)
+    any_cap = ((free > 0) & ~french).astype(np.int64)
+    return any_cap, free - any_cap
+
+
+def _same_commune(needs, offers, any_cap, abroad_cap):
+    """Phase 1: a maximum flow source → (commune, French|abroad) → (holder, any|abroad) → sink.
+    Returns the pairs as (need index, offer index, slot is "any")."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import maximum_flow
+
+    n_off = len(offers)
+    want: dict[tuple[int, bool], list[int]] = {}
+    for r, need in enumerate(needs):
+        want.setdefault((need.commune, need.abroad), []).append(r)
+    group = {key: 2 + i for i, key in enumerate(want)}
+    any_node = 2 + len(group) + np.arange(n_off)
+    ab_node = any_node + n_off
+    rows, cols, caps = [], [], []
+
+    def edge(u, v, c):
+        rows.append(u)
+        cols.append(v)
+        caps.append(c)
+
+    for key, node in group.items():
+        edge(0, node, len(want[key]))
+    for o, offer in enumerate(offers):
+        if any_cap[o]:
+            edge(int(any_node[o]), 1, 1)
+        if abroad_cap[o]:
+            edge(int(ab_node[o]), 1, int(abroad_cap[o]))
+        for c in offer.communes:
+            french, abroad = group.get((c, False)), group.get((c, True))
+            if any_cap[o]:
+                if french is not None:
+                    edge(french, int(any_node[o]), 1)
+                if abroad is not None:
+                    edge(abroad, int(any_node[o]), 1)
+            if abroad_cap[o] and abroad is not None:
+                edge(abroad, int(ab_node[o]), int(abroad_cap[o]))
+    size = 2 + len(group) + 2 * n_off
+    graph = csr_matrix(
+        (np.array(caps, dtype=np.int32), (np.array(rows), np.array(cols))), shape=(size, size)
+    )
+    graph.sum_duplicates()
+    flow = maximum_flow(graph, 0, 1, method="dinic").flow.tocoo()
+    pairs = []
+    queue = {key: list(reversed(rs)) for key, rs in want.items()}
+    keys = {node: key for key, node in group.items()}
+    for u, v, f in zip(flow.row, flow.col, flow.data, strict=True):
+        if f <= 0 or u not in keys:
+            continue
+        key = keys[int(u)]
+        is_any = v < 2 + len(group) + n_off
+        o = int(v - (any_node[0] if is_any else ab_node[0]))
+        for _ in range(int(f)):
+            pairs.append((queue[key].pop(), o, bool(is_any)))
+    return pairs
+
+
+def _nearest_most(k, s, d, n_rows: int, n_slots: int) -> np.ndarray:
+    """The slot of each row (-1: none): the most rows served, and among the ways to serve
+    that many, the shortest total distance. A minimum-weight full matching (LAPJVsp) where
+    every row may also take a dummy slot of its own costing more than any set of real pairs
+    could, so that a real pair always wins over leaving a row alone."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+    dummy = float(n_rows) * 3.0  # chord lengths are at most 2 each
+    rows = np.concatenate([k, np.arange(n_rows)])
+    cols = np.concatenate([s, n_slots + np.arange(n_rows)])
+    weights = np.concatenate([d + 1e-9, np.full(n_rows, dummy)])  # 0 would be "no edge"
+    graph = csr_matrix((weights, (rows, cols)), shape=(n_rows, n_slots + n_rows))
+    _, chosen = min_weight_full_bipartite_matching(graph)
+    return np.where(chosen < n_slots, chosen, -1)
 
 
 def plan(
@@ -85,79 +155,65 @@ def plan(
     radius_km: float = 20.0,
 ) -> Plan:
     """The pairs to propose. ``points``: (n, 2) lon/lat of the communes the indexes name."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import maximum_bipartite_matching
+    from scipy.spatial import cKDTree
 
     result = Plan()
-    owner, abroad_only = _slots(offers)
-    if not needs or not len(owner):
+    if not needs or not offers:
         result.unmatched = [n.id for n in needs]
         return result
-
-    # 1. Same commune: rows are requests, columns slots.
-    slots_at: dict[int, list[int]] = {}
-    for s, o in enumerate(owner):
-        for c in offers[o].communes:
-            slots_at.setdefault(c, []).append(s)
-    rows, cols = [], []
-    for r, need in enumerate(needs):
-        for s in slots_at.get(need.commune, ()):
-            if need.abroad or not abroad_only[s]:
-                rows.append(r)
-                cols.append(s)
-    taken_slot = np.zeros(len(owner), dtype=bool)
-    taken_offer_french = np.array([o.french_used for o in offers], dtype=bool)
+    any_cap, abroad_cap = _capacities(offers)
     served = np.zeros(len(needs), dtype=bool)
-    if rows:
-        graph = csr_matrix(
-            (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(needs), len(owner))
-        )
-        chosen = maximum_bipartite_matching(graph, perm_type="column")
-        for r in np.flatnonzero(chosen >= 0):
-            s = int(chosen[r])
-            # A holder has one "any" slot at most: a French request there is their only one.
-            result.pairs.append((needs[r].id, offers[owner[s]].id, 0.0))
-            taken_slot[s] = served[r] = True
-            if not needs[r].abroad:
-                taken_offer_french[owner[s]] = True
-        result.same_commune = int(served.sum())
+    for r, o, is_any in _same_commune(needs, offers, any_cap, abroad_cap):
+        result.pairs.append((needs[r].id, offers[o].id, 0.0))
+        served[r] = True
+        if is_any:
+            any_cap[o] -= 1
+        else:
+            abroad_cap[o] -= 1
+    result.same_commune = int(served.sum())
 
-    # 2. Nearby: candidate (request, slot) pairs within the radius, nearest first.
+    # 2. Nearby: free slots (owner, abroad only?) and the communes their holders named.
     left = np.flatnonzero(~served)
-    free = np.flatnonzero(~taken_slot)
-    if len(left) and len(free) and radius_km > 0:
-        from scipy.spatial import cKDTree
-
-        slot_of, place_of = [], []
-        for s in free:
-            for c in offers[owner[s]].communes:
-                slot_of.append(s)
-                place_of.append(c)
-        slot_of, place_of = np.array(slot_of), np.array(place_of)
-        tree = cKDTree(_unit(points[place_of, 0], points[place_of, 1]))
+    owner = np.concatenate([np.flatnonzero(any_cap > 0),
+                            np.repeat(np.arange(len(offers)), abroad_cap)])  # fmt: skip
+    abroad_only = np.concatenate([np.zeros(int((any_cap > 0).sum()), dtype=bool),
+                                  np.ones(int(abroad_cap.sum()), dtype=bool)])  # fmt: skip
+    if len(left) and len(owner) and radius_km > 0 and np.isfinite(points).any():
+        slot_of = np.concatenate([np.full(len(offers[o].communes), s) for s, o in enumerate(owner)])
+        place_of = np.concatenate([np.array(offers[o].communes) for o in owner])
+        # A commune with no known place takes part in the same-commune phase only.
+        known = np.isfinite(points[place_of]).all(axis=1)
+        slot_of, place_of = slot_of[known], place_of[known]
+        left = left[np.isfinite(points[[needs[r].commune for r in left]]).all(axis=1)]
+        asked = np.array([needs[r].commune for r in left], dtype=np.int64)
         chord = 2 * math.sin(min(radius_km / EARTH_KM, math.pi) / 2)
-        asked = _unit(points[[needs[r].commune for r in left], 0],
-                      points[[needs[r].commune for r in left], 1])  # fmt: skip
-        candidates = []
-        for k, near in enumerate(tree.query_ball_point(asked, chord)):
-            r = left[k]
-            for j in near:
-                s = slot_of[j]
-                if abroad_only[s] and not needs[r].abroad:
-                    continue
-                d = float(np.linalg.norm(asked[k] - tree.data[j]))
-                candidates.append((d, int(r), int(s)))
-        candidates.sort()
-        for d, r, s in candidates:
-            if served[r] or taken_slot[s]:
-                continue
-            if not needs[r].abroad and taken_offer_french[owner[s]]:
-                continue
-            km = 2 * EARTH_KM * math.asin(min(1.0, d / 2))
-            result.pairs.append((needs[r].id, offers[owner[s]].id, round(km, 1)))
-            served[r] = taken_slot[s] = True
-            if not needs[r].abroad:
-                taken_offer_french[owner[s]] = True
-            result.nearby += 1
+        if len(asked) and len(place_of):
+            near = cKDTree(_unit(points[asked, 0], points[asked, 1])).sparse_distance_matrix(
+                cKDTree(_unit(points[place_of, 0], points[place_of, 1])), chord,
+                output_type="ndarray",
+            )  # fmt: skip
+        else:
+            near = np.zeros(0, dtype=[("i", np.int64), ("j", np.int64), ("v", np.float64)])
+        k, j, d = near["i"], near["j"], near["v"]
+        s = slot_of[j]
+        abroad_need = np.array([needs[r].abroad for r in left], dtype=bool)
+        ok = abroad_need[k] | ~abroad_only[s]
+        k, s, d = k[ok], s[ok], d[ok]
+        # One edge per (request, slot), at the nearest of the holder's communes.
+        order = np.lexsort((d, s, k))
+        k, s, d = k[order], s[order], d[order]
+        first = np.ones(len(k), dtype=bool)
+        first[1:] = (k[1:] != k[:-1]) | (s[1:] != s[:-1])
+        k, s, d = k[first], s[first], d[first]
+        if len(k):
+            chosen = _nearest_most(k, s, d, len(left), len(owner))
+            distance = dict(zip(zip(k.tolist(), s.tolist(), strict=True), d.tolist(),
+                                strict=True))  # fmt: skip
+            for row in np.flatnonzero(chosen >= 0):
+                slot = int(chosen[row])
+                km = 2 * EARTH_KM * math.asin(min(1.0, distance[(int(row), slot)] / 2))
+                result.pairs.append((needs[left[row]].id, offers[owner[slot]].id, round(km, 1)))
+                served[left[row]] = True
+                result.nearby += 1
     result.unmatched = [needs[r].id for r in np.flatnonzero(~served)]
     return result

@@ -566,10 +566,10 @@ def _points(commune_ids: list[int]) -> np.ndarray:
     missing = []
     for i, pk in enumerate(commune_ids):
         wkb = rows.get(pk)
-        if wkb:
-            p = shapely.from_wkb(bytes(wkb))
-            out[i] = (p.x, p.y)
-        else:
+        point = shapely.from_wkb(bytes(wkb)) if wkb else None
+        if point is not None and not point.is_empty:
+            out[i] = (point.x, point.y)
+        else:  # some communes have no town hall point, or an empty one
             missing.append(i)
     if missing:
         shapes = dict(
@@ -579,9 +579,12 @@ def _points(commune_ids: list[int]) -> np.ndarray:
         )
         for i in missing:
             wkb = shapes.get(commune_ids[i])
-            if wkb:
-                c = shapely.from_wkb(bytes(wkb)).centroid
+            shape = shapely.from_wkb(bytes(wkb)) if wkb else None
+            if shape is not None and not shape.is_empty:
+                c = shape.centroid
                 out[i] = (c.x, c.y)
+            else:  # nowhere known: far from everything, so only same-commune pairs
+                out[i] = (np.nan, np.nan)
     return out
 
 
