@@ -121,6 +121,7 @@ def _independent(rows, first: datetime.date, last: datetime.date) -> dict:
         (datetime.date(2025, 5, 3), datetime.date(2025, 5, 20)),  # inside one month
         (datetime.date(2025, 4, 1), datetime.date(2025, 7, 9)),  # whole start, partial end
         (datetime.date(2025, 2, 1), datetime.date(2025, 2, 1)),  # the 1st, monthly day
+        (datetime.date(2025, 3, 20), datetime.date(2025, 4, 12)),  # two partial months only
     ],
 )
 def test_periods_cutting_months_match_an_independent_computation(dataset, first, last):  # noqa: F811

@@ -106,10 +106,13 @@ class _Period:
                 first_full += 1
         if self.hi is not None:
             last_full = rollups.month_of(self.hi) - 1
-        self.ranges: list[tuple] = []  # [from, to) of donations read directly
+        self.ranges: list[tuple] = []  # [from, to) of donations read directly, each in a month
         if first_full is not None and last_full is not None and first_full > last_full:
-            self.full = None  # no whole month: every day comes from the donations
-            self.ranges.append((self.lo, self.hi))
+            self.full = None  # no whole month: every day comes from the donations,
+            cut = rollups.month_start(self.first_month + 1)  # in at most two months
+            self.ranges = [(self.lo, min(cut, self.hi))] + (
+                [(cut, self.hi)] if cut < self.hi else []
+            )
         else:
             self.full = (first_full, last_full)
             if self.lo is not None and rollups.month_start(first_full) != self.lo:
@@ -131,37 +134,29 @@ class _Period:
             params.append(last)
         return " AND ".join(parts), params
 
-    def direct(self) -> tuple[str, list]:
-        """The condition on donations read directly, or "" when there are none."""
-        if not self.ranges:
-            return "", []
-        parts, params = [], [DonationStatus.SUCCEEDED.value]
-        for lo, hi in self.ranges:
-            parts.append("(d.succeeded_at >= %s AND d.succeeded_at < %s)")
-            params += [rollups.db_datetime(lo), rollups.db_datetime(hi)]
-        return f"d.status = %s AND ({' OR '.join(parts)})", params
-
-    def month_expr(self) -> tuple[str, list]:
-        """The month number of ``d.succeeded_at`` for donations read directly."""
-        months = [rollups.month_of(lo) for lo, _ in self.ranges]
-        months += [
-            rollups.month_of(hi - datetime.timedelta(microseconds=1)) for _, hi in self.ranges
-        ]
-        return rollups.month_sql("d.succeeded_at", min(months), max(months))
-
     def union(self, rolled_sql: str, rolled_table: str, direct_sql: str) -> tuple[str, list]:
-        """``rolled_sql`` over the whole months UNION ALL ``direct_sql`` over the partial ones;
-        each has a ``{where}`` placeholder (and ``direct_sql`` a ``{month}`` one)."""
+        """``rolled_sql`` over the whole months UNION ALL ``direct_sql`` over each partial one;
+        each has a ``{where}`` placeholder, and ``direct_sql`` may use ``{month}``. A partial
+        month is one range of dates in one month: its own branch, so that the
+        ``(status, succeeded_at)`` index serves it (an OR of ranges made SQLite scan)."""
         pieces, params = [], []
         where, where_params = self.rolled(rolled_table)
         if where:
             pieces.append(rolled_sql.format(where=where))
             params += where_params
-        where, where_params = self.direct()
-        if where:
-            month, month_params = self.month_expr()
-            pieces.append(direct_sql.format(where=where, month=month))
-            params += (month_params if "{month}" in direct_sql else []) + where_params
+        for lo, hi in self.ranges:
+            month = rollups.month_of(lo)  # lo and hi - 1 µs are in the same month
+            pieces.append(
+                direct_sql.format(
+                    where="d.status = %s AND d.succeeded_at >= %s AND d.succeeded_at < %s",
+                    month=str(int(month)),
+                )
+            )
+            params += [
+                DonationStatus.SUCCEEDED.value,
+                rollups.db_datetime(lo),
+                rollups.db_datetime(hi),
+            ]
         return " UNION ALL ".join(pieces), params
 
 
