@@ -91,6 +91,7 @@ def state_situation(page, url: str, commune: str) -> None:
     page.click("main form button[type=submit]:has-text('Enregistrer')")
     assert page.locator("#consent-error").is_visible()
     assert page.input_value("#commune") == commune
+    shot(page, "mobilisation-situation-refused-390")
     page.check("input[name=consent]")
     page.click("main form button[type=submit]:has-text('Enregistrer')")
     assert "situation électorale est enregistrée" in page.locator("main").inner_text()
@@ -180,5 +181,8 @@ def test_a_proxy_from_request_to_contact(browser, site_server, browser_setup, dj
     )
     response = tiago.goto(url + "/espace/procurations/coordination/")
     assert response.status == 403
+    tiago.goto(url + "/elections/")
+    assert "Législatives du parcours" in tiago.locator("main").inner_text()
+    shot(tiago, "mobilisation-elections-390")
     for context in (rania_context, hugo_context, coord_context, tiago_context):
         context.close()
