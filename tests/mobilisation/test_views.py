@@ -130,6 +130,12 @@ def test_asking_and_offering_on_the_proxies_page(client, voter, first_round, mak
     client.post(PROXIES, {"action": "offer", "round": first_round.pk, "communes": "75056, 92100"})
     offer = ProxyOffer.objects.get(member=rania, active=True)
     assert sorted(c.code for c in offer.communes.all()) == ["75056", "92012"]
+    client.post(PROXIES, {"action": "withdraw", "offer": offer.pk})
+    # 13001: Aix-en-Provence's INSEE code and Marseille 1er's postcode.
+    asked = text_of(client.post(PROXIES, {"action": "offer", "round": first_round.pk,
+                                          "communes": "75056, 13001"}))  # fmt: skip
+    assert "Aix-en-Provence (13001), Marseille 1er Arrondissement (13201)" in asked
+    assert 'value="75056, 13001"' in asked
 
 
 def test_a_past_round_is_refused_next_to_the_form(client, voter, election):

@@ -60,6 +60,9 @@ FRENCH = [
     ("communes", r"^Name at least one", gettext_lazy(
         "Indiquez au moins une commune où vous pouvez aller voter.")),
     ("communes", r"^At most 20", gettext_lazy("20 communes au plus.")),
+    ("communes", r"^(?P<code>\d{5}) names (?P<names>.+)\.$", gettext_lazy(
+        "%(code)s désigne plusieurs communes (%(names)s) : indiquez le code INSEE de celle où "
+        "vous pouvez aller, entre parenthèses.")),
     ("round", r"^This round is over", gettext_lazy("Ce tour a déjà eu lieu.")),
     ("round", r"until (?P<day>\d{4}-\d\d-\d\d)", gettext_lazy(
         "Les procurations de ce tour s'organisent ici jusqu'au %(day)s : adressez-vous "
@@ -108,6 +111,8 @@ def french(exc: DomainError) -> str:
     if found is None:
         return exc.message
     text, values = found
+    if "names" in values:
+        values["names"] = values["names"].replace(" or ", ", ")
     if "day" in values:
         values["day"] = datetime.date.fromisoformat(values["day"]).strftime("%d/%m/%Y")
     return text % values if values else text
@@ -168,6 +173,12 @@ def _commune_codes(raw: str) -> list[str]:
         places = _place_codes(part)
         if not places:
             raise InvalidInput(f"No area {part!r} in the registry.", field="communes")
+        if len(places) > 1 and places[0][0] == part.upper() and part.isdigit():
+            # Both an INSEE code and another commune's postcode (13001): ask which.
+            raise InvalidInput(
+                f"{part} names {' or '.join(f'{n} ({c})' for c, n in places)}.",
+                field="communes",
+            )
         # A postcode covering several communes: the member can go to each of them.
         codes.extend(code for code, _name in places)
     return codes
