@@ -52,12 +52,12 @@ COLUMNS = (
     ("members", gettext_lazy("Membres concernés")),
     ("registered", gettext_lazy("Se disent inscrits")),
     ("reg_reminded", gettext_lazy("Relancés (inscription)")),
-    ("reg_done", gettext_lazy("« C'est fait »")),
+    ("reg_done", gettext_lazy("«\u00a0C'est fait\u00a0»")),
     ("requests", gettext_lazy("Procurations demandées")),
     ("matched", gettext_lazy("Mandataires trouvés")),
     ("accepted", gettext_lazy("Acceptées")),
     ("poll_reminded", gettext_lazy("Relancés (jour du vote)")),
-    ("voted", gettext_lazy("« J'ai voté »")),
+    ("voted", gettext_lazy("«\u00a0J'ai voté\u00a0»")),
 )
 KEYS = [key for key, _label in COLUMNS]
 
@@ -106,6 +106,15 @@ def round_table(*, caller, round_: Round) -> Table:
         .annotate(members=Count("id"), **{k: Count("id", filter=Q(f)) for k, f in flags.items()})
         .order_by("constituency__code", "department__code")
     )
+    # The seats first, by code; then the members whose seat is still to be chosen.
+    found = sorted(
+        found,
+        key=lambda r: (
+            r["constituency__code"] is None,
+            r["constituency__code"] or "",
+            r["department__code"] or "",
+        ),
+    )
     rows = []
     for row in found:
         code = row["constituency__code"]
@@ -116,7 +125,9 @@ def round_table(*, caller, round_: Round) -> Table:
             name = _("%(department)s, circonscription à préciser") % {
                 "department": row["department__name"] or _("département inconnu")
             }
-        rows.append({"code": code, "name": name, **{k: row[k] for k in KEYS}})
+        # The page shows the code and the department (the seat's full name says it again).
+        place = row["department__name"] if row["constituency__code"] else name
+        rows.append({"code": code, "name": name, "place": place, **{k: row[k] for k in KEYS}})
     totals = {k: sum(r[k] for r in rows) for k in KEYS}
     return Table(round=round_, rows=rows, totals=totals)
 
