@@ -324,7 +324,7 @@ def bench_mobilisation(engine, args, rng, results, home: Path) -> None:
 
     rows = {}
     for label, fn in (
-        ("plan (Hopcroft–Karp + nearest)", run_plan),
+        ("plan (max flow + nearby)", run_plan),
         ("greedy (baseline)", run_greedy),
         ("greedy, commune pass first", run_two_pass),
     ):
