@@ -220,3 +220,25 @@ def test_the_member_space_links_the_pages(client, people, who):
     page = text_of(client.get("/espace/"))
     assert "Ma situation électorale" in page and "Mes procurations" in page
     assert ("Procurations de mon territoire" in page) == (who != "member")
+
+
+def test_the_admin_enters_elections_and_lists_proxies_without_people(
+    client, voter, first_round, people
+):
+    from nextwork.network.models import Member
+
+    request = services.request_create(member=voter("Rania"), round_id=first_round.pk)
+    offer = services.offer_create(member=voter("Hugo"), round_id=first_round.pk,
+                                  commune_codes=["75056"])  # fmt: skip
+    services.match_propose(request_id=request.pk, offer_id=offer.pk, by=people["coord75"])
+    admin = Member.objects.create_superuser("admin.mob@example.org", "x" * 20)
+    client.force_login(admin)
+    assert client.get("/admin/mobilisation/election/add/").status_code == 200
+    assert "Round" in text_of(
+        client.get(f"/admin/mobilisation/election/{first_round.election_id}/change/")
+    )
+    for model in ("proxyrequest", "proxyoffer", "proxymatch"):
+        page = text_of(client.get(f"/admin/mobilisation/{model}/"))
+        assert "75056" in page, model
+        assert "Rania" not in page and "Hugo" not in page and '@example.org"' not in page
+    assert client.get(f"/admin/mobilisation/proxymatch/{request.pk}/delete/").status_code == 403
