@@ -83,7 +83,6 @@ def test_nothing_is_kept_without_the_consent_and_withdrawing_erases_and_tells(
 def test_rounds_past_or_too_close_are_refused(voter, election, settings):
     from django.utils import timezone
 
-
     member = voter()
     past = election.rounds.get(number=2)
     past.date = timezone.localdate() - datetime.timedelta(days=1)
