@@ -50,6 +50,7 @@ def test_help_lists_the_commands(capsys):
         "members",
         "coverage",
         "demo",
+        "mobilisation",
         "check",
         "manage",
     } == set(listed)

@@ -19,6 +19,7 @@ COMMANDS = (
     "members",
     "coverage",
     "demo",
+    "mobilisation",
     "check",
 )
 
@@ -40,6 +41,8 @@ def command_help() -> dict[str, str]:
             app = "nextwork.territories"
         if name in ("members", "coverage", "demo"):
             app = "nextwork.network"
+        if name == "mobilisation":
+            app = "nextwork.mobilisation"
         helps[name] = load_command_class(app, name).help.strip().splitlines()[0]
     helps["manage"] = "Run any Django management command (migrate, createsuperuser, shell…)."
     return helps

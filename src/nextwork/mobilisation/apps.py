@@ -6,3 +6,6 @@ class MobilisationConfig(AppConfig):
     name = "nextwork.mobilisation"
     label = "mobilisation"
     verbose_name = _("Mobilisation électorale")
+
+    def ready(self) -> None:
+        from nextwork.mobilisation import tasks  # noqa: F401  (registers the daily reminders)

@@ -596,9 +596,11 @@ def match_run(*, round_id: int, by: Member, radius_km: float = 20.0) -> dict:
 
     if not 0 <= radius_km <= 200:
         raise InvalidInput("radius_km: 0 to 200.", field="radius_km")
-    the_round = Round.objects.filter(pk=round_id).first()
+    the_round = Round.objects.filter(pk=round_id, election__published=True).first()
     if the_round is None:
-        raise NotFound(f"No round {round_id}.", field="round")
+        raise NotFound(f"No published round {round_id}.", field="round")
+    if the_round.date < timezone.localdate():
+        raise Conflict("This round is over.", field="round")
     waiting = list(
         selectors.requests_in_scope(caller=by, round_id=round_id)
         .filter(status=RequestStatus.REQUESTED)

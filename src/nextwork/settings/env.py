@@ -215,6 +215,19 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("NEXTWORK_STRIPE_TIMEOUT", "Seconds to wait for Stripe's API.", "10"),
         Setting(
+            "NEXTWORK_REGISTRATION_REMINDER_DAYS",
+            "The registration drive of an election reminds members from this many days before "
+            "its registration deadline until the deadline (see "
+            "[mobilisation.md](mobilisation.md)).",
+            "30",
+        ),
+        Setting(
+            "NEXTWORK_POLLING_REMINDERS",
+            "When polling-day reminders leave: `eve`, `morning` or `eve,morning` (a member "
+            "reminded on the eve is not reminded again in the morning).",
+            "eve,morning",
+        ),
+        Setting(
             "NEXTWORK_PROXY_DEADLINE_DAYS",
             "Proxy requests, offers and matches are taken here until this many days before a "
             "round: a proxy must still be established and reach the town hall (see "

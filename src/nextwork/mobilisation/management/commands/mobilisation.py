@@ -22,7 +22,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.epilog = EPILOG
-        actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        actions = parser.add_subparsers(
+            dest="action",
+            required=True,
+            metavar="ACTION",
+            help="remind-registration or remind-polling (each has --help)",
+        )
         for name, text in (
             (
                 "remind-registration",
