@@ -21,6 +21,7 @@ from nextwork.mobilisation.models import (
     ProxyOffer,
     ProxyRequest,
     Round,
+    VotingSituation,
 )
 from nextwork.network.models import Member, Role
 from nextwork.network.permissions import current_grants
@@ -55,7 +56,7 @@ def commune_scope(member: Member, field: str = "commune") -> Q:
 
 
 def requests_in_scope(*, caller: Member, round_id: int | None = None) -> QuerySet[ProxyRequest]:
-    found = ProxyRequest.objects.filter(commune_scope(caller)).distinct()
+    found = ProxyRequest.objects.filter(commune_scope(caller)).distinct().select_related("member")
     if round_id is not None:
         found = found.filter(round_id=round_id)
     return found.select_related("commune", "round", "round__election")
@@ -142,3 +143,20 @@ def match_view(match: ProxyMatch, viewer: Member) -> dict:
         person.update(last_name=other.last_name, email=other.email, phone=other.phone or "")
     data["other"] = person
     return data
+
+
+# -- a member's own ---------------------------------------------------------------------------
+
+
+def situation_of(member: Member) -> VotingSituation | None:
+    return VotingSituation.objects.filter(member=member).select_related("commune").first()
+
+
+def requests_of(member: Member) -> QuerySet[ProxyRequest]:
+    """The member's current proxy requests."""
+    return ProxyRequest.objects.filter(CURRENT, member=member).select_related("commune", "round")
+
+
+def offers_of(member: Member) -> QuerySet[ProxyOffer]:
+    """The member's active proxy offers."""
+    return ProxyOffer.objects.filter(member=member, active=True).prefetch_related("communes")

@@ -27,8 +27,6 @@ from nextwork.common.errors import DomainError, InvalidInput
 from nextwork.mobilisation import notices, selectors, services
 from nextwork.mobilisation.models import (
     CURRENT,
-    ProxyOffer,
-    ProxyRequest,
     Registered,
     VotingSituation,
 )
@@ -234,7 +232,7 @@ def election_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _situation_of(member) -> VotingSituation | None:
-    return VotingSituation.objects.filter(member=member).select_related("commune").first()
+    return selectors.situation_of(member)
 
 
 def _consent_body() -> str:
@@ -317,8 +315,8 @@ def situation_withdraw(request: HttpRequest) -> HttpResponse:
         "mobilisation/situation_withdraw.html",
         {
             "situation": _situation_of(request.user),
-            "requests": ProxyRequest.objects.filter(CURRENT, member=request.user).count(),
-            "offers": ProxyOffer.objects.filter(member=request.user, active=True).count(),
+            "requests": selectors.requests_of(request.user).count(),
+            "offers": selectors.offers_of(request.user).count(),
         },
     )
 
@@ -332,14 +330,8 @@ def _proxies_context(member, posted: dict | None = None) -> dict:
     """Each open round with the member's request, offer and the forms; ``posted`` carries the
     form that was refused: {"round": id, "form": "request"|"offer", "values", "errors"}."""
     situation_now = _situation_of(member)
-    my_requests = {
-        r.round_id: r
-        for r in ProxyRequest.objects.filter(CURRENT, member=member).select_related("commune")
-    }
-    my_offers = {
-        o.round_id: o
-        for o in ProxyOffer.objects.filter(member=member, active=True).prefetch_related("communes")
-    }
+    my_requests = {r.round_id: r for r in selectors.requests_of(member)}
+    my_offers = {o.round_id: o for o in selectors.offers_of(member)}
     matches = [
         {"view": selectors.match_view(m, member), "match": m} for m in selectors.matches_of(member)
     ]
