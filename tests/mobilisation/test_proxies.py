@@ -230,3 +230,40 @@ def test_automatic_matching_prefers_the_same_commune_then_nearby(voter, first_ro
     # A coordinator of 13 sees no waiting request of Paris or Lyon.
     assert services.match_run(round_id=first_round.pk, by=people["coord13"])["waiting"] == 0
     assert lyon.pk not in matched
+
+
+def test_steps_are_reminded_once_and_not_after_the_round(
+    voter, first_round, people, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from nextwork.mobilisation import notices
+    from nextwork.mobilisation.models import ProxyMatch
+
+    request, offer, holder = _pair(voter, first_round, people)
+    match = services.match_propose(request_id=request.pk, offer_id=offer.pk, by=people["coord75"])
+    services.match_accept(match_id=match.pk, member=request.member)
+    mail.outbox.clear()
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notices.nudge_steps(now=now) == {"answer": 0, "declare": 0}  # too early
+        later = now + datetime.timedelta(days=3)
+        assert notices.nudge_steps(now=later) == {"answer": 1, "declare": 0}
+        assert notices.nudge_steps(now=later) == {"answer": 0, "declare": 0}  # once
+    # Only the holder, who has not answered, is reminded.
+    assert [m.to for m in mail.outbox] == [[holder.email]]
+    services.match_accept(match_id=match.pk, member=holder)
+    # Accepted, the round in 21 days: nothing; within a week: the requester, once.
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notices.nudge_steps(now=later)["declare"] == 0
+        week = timezone.now() + datetime.timedelta(days=15)
+        assert notices.nudge_steps(now=week) == {"answer": 0, "declare": 1}
+        assert notices.nudge_steps(now=week)["declare"] == 0
+    assert [m.to for m in mail.outbox] == [[request.member.email]]
+    assert "maprocuration.gouv.fr" in mail.outbox[0].body
+    # A round that is over gets nothing, whatever was missed.
+    ProxyMatch.objects.filter(pk=match.pk).update(nudged_declare_at=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        after = timezone.now() + datetime.timedelta(days=30)
+        assert notices.nudge_steps(now=after) == {"answer": 0, "declare": 0}

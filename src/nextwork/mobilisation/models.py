@@ -217,6 +217,9 @@ class ProxyMatch(models.Model):
     )
     requester_accepted_at = models.DateTimeField(null=True, blank=True)
     holder_accepted_at = models.DateTimeField(null=True, blank=True)
+    # The reminders of the steps (``notices.nudge_steps``), once each.
+    nudged_answer_at = models.DateTimeField(null=True, blank=True)
+    nudged_declare_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     cancel_reason = models.CharField(max_length=200, blank=True)

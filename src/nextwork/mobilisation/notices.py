@@ -7,6 +7,7 @@ campaigns: they go to the address of the account, whatever the newsletter consen
 
 from __future__ import annotations
 
+import datetime
 import logging
 
 from django.conf import settings
@@ -128,3 +129,85 @@ def cancelled(match, *, by=None) -> None:
             % {"number": round_.number, "election": round_.election.name,
                "date": round_.date.strftime("%d/%m/%Y"), "page": _page()},
         )  # fmt: skip
+
+
+# -- reminders of the steps ---------------------------------------------------------------------
+
+ANSWER_AFTER = datetime.timedelta(days=2)  # a proposal unanswered this long gets a reminder
+DECLARE_BEFORE = datetime.timedelta(days=7)  # an accepted proxy not established this close
+
+
+def nudge_steps(*, now: datetime.datetime | None = None) -> dict:
+    """Remind, once each, (a) the side that has not answered a proposal made two days ago and
+    more, (b) a requester whose accepted proxy is not established a week before the round.
+    Rounds that are over get nothing. Returns how many of each were sent."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from nextwork.mobilisation.models import MatchStatus, ProxyMatch
+
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    waiting = ProxyMatch.objects.filter(
+        status=MatchStatus.PROPOSED,
+        created_at__lte=now - ANSWER_AFTER,
+        nudged_answer_at__isnull=True,
+        round__date__gte=today,
+    ).select_related("request", "round", "round__election")
+    answers = 0
+    for match in waiting:
+        with transaction.atomic():
+            if not ProxyMatch.objects.filter(pk=match.pk, nudged_answer_at__isnull=True).update(
+                nudged_answer_at=now
+            ):
+                continue  # another worker took it
+            late = []
+            if match.requester_accepted_at is None:
+                late.append(match.request.member_id)
+            if match.holder_accepted_at is None:
+                late.append(match.holder_id)
+            for member_id in late:
+                _send(member_id, _("Procuration : une proposition attend votre réponse"),
+                      _answer_body(match))  # fmt: skip
+                answers += 1
+    to_declare = ProxyMatch.objects.filter(
+        Q(status=MatchStatus.ACCEPTED),
+        nudged_declare_at__isnull=True,
+        round__date__gte=today,
+        round__date__lte=today + DECLARE_BEFORE,
+    ).select_related("request", "round", "round__election")
+    declares = 0
+    for match in to_declare:
+        with transaction.atomic():
+            if not ProxyMatch.objects.filter(pk=match.pk, nudged_declare_at__isnull=True).update(
+                nudged_declare_at=now
+            ):
+                continue
+            _send(match.request.member_id, _("Procuration : pensez à la faire établir"),
+                  _declare_body(match))  # fmt: skip
+            declares += 1
+    return {"answer": answers, "declare": declares}
+
+
+def _facts(match) -> dict:
+    round_ = match.round
+    return {"number": round_.number, "election": round_.election.name,
+            "date": round_.date.strftime("%d/%m/%Y"), "page": _page(),
+            "official": OFFICIAL_REQUEST}  # fmt: skip
+
+
+def _answer_body(match) -> str:
+    return _(
+        "Bonjour,\n\nUne procuration pour le tour %(number)s de « %(election)s » (%(date)s) "
+        "attend votre réponse depuis deux jours. Acceptez-la ou refusez-la sur %(page)s : "
+        "l'autre personne compte sur vous, et si vous refusez, nous lui en chercherons une "
+        "autre.\n"
+    ) % _facts(match)
+
+
+def _declare_body(match) -> str:
+    return _(
+        "Bonjour,\n\nLe tour %(number)s de « %(election)s » a lieu le %(date)s et votre "
+        "procuration n'est pas encore établie. Faites la demande sur %(official)s puis "
+        "faites-la valider sans attendre, et dites-le-nous sur %(page)s.\n"
+    ) % _facts(match)

@@ -16,6 +16,7 @@ from nextwork.common import schedule
 REGISTRATION_AT = datetime.time(10, 0)  # local time
 POLLING_EVE_AT = datetime.time(18, 0)  # the day before a round
 POLLING_MORNING_AT = datetime.time(7, 0)  # the round's day, before most people go and vote
+PROXY_STEPS_AT = datetime.time(11, 0)
 
 
 def _summary(outcomes) -> str:
@@ -53,6 +54,18 @@ def polling_morning_reminders() -> str:
     return _summary(outcomes)
 
 
+@task()
+def proxy_step_reminders() -> str:
+    """Remind the side that has not answered a proxy proposal, and requesters whose accepted
+    proxy is not established a week before the round (once each)."""
+    from nextwork.mobilisation.notices import nudge_steps
+
+    sent = nudge_steps()
+    schedule.plan_next(proxy_step_reminders)
+    return f"{sent['answer']} answer reminders, {sent['declare']} reminders to establish"
+
+
 schedule.register(registration_reminders, REGISTRATION_AT)
+schedule.register(proxy_step_reminders, PROXY_STEPS_AT)
 schedule.register(polling_eve_reminders, POLLING_EVE_AT)
 schedule.register(polling_morning_reminders, POLLING_MORNING_AT)
