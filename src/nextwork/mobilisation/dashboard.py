@@ -52,12 +52,12 @@ COLUMNS = (
     ("members", gettext_lazy("Membres concernés")),
     ("registered", gettext_lazy("Se disent inscrits")),
     ("reg_reminded", gettext_lazy("Relancés (inscription)")),
-    ("reg_done", gettext_lazy("«\u00a0C'est fait\u00a0»")),
+    ("reg_done", gettext_lazy("« C'est fait »")),
     ("requests", gettext_lazy("Procurations demandées")),
     ("matched", gettext_lazy("Mandataires trouvés")),
     ("accepted", gettext_lazy("Acceptées")),
     ("poll_reminded", gettext_lazy("Relancés (jour du vote)")),
-    ("voted", gettext_lazy("«\u00a0J'ai voté\u00a0»")),
+    ("voted", gettext_lazy("« J'ai voté »")),
 )
 KEYS = [key for key, _label in COLUMNS]
 
