@@ -66,6 +66,10 @@ def test_the_worker_takes_today_s_snapshot_and_plans_tomorrow_s(registry, worker
         "nextwork.campaigns.tasks.daily_campaign_reminders",
         "nextwork.messaging.tasks.sweep_stalled",  # looks for stalled sends at each start
         "nextwork.messaging.tasks.weekly_digest",
+        "nextwork.mobilisation.tasks.polling_eve_reminders",
+        "nextwork.mobilisation.tasks.polling_morning_reminders",
+        "nextwork.mobilisation.tasks.proxy_step_reminders",
+        "nextwork.mobilisation.tasks.registration_reminders",
         "nextwork.network.tasks.daily_coverage_snapshot",
     ]
 
