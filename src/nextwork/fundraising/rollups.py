@@ -8,8 +8,10 @@ month of the site's time zone written as one integer (``month_of``). Promises:
   transaction that makes it succeed, ``remove`` in the one that refunds it (callers hold the
   donation's row lock, so each happens once);
 - the writes are upserts of increments (``INSERT … ON CONFLICT … DO UPDATE``), safe under
-  concurrency on PostgreSQL and SQLite; a refund recomputes the person's largest gift of the
-  month from the donations, in a statement of its own, after its update has locked the row;
+  concurrency on PostgreSQL and SQLite, always in the same order of tables (amount, person,
+  place) so that two transactions never wait for each other in a cycle; a refund recomputes
+  the person's largest gift of the month from the donations, in a statement of its own,
+  after its update has locked the row;
 - ``rebuild`` recomputes the three tables from the donations and gives the same rows as the
   increments (a test checks it); ``nextwork manage fundraising_rollups`` runs it.
 """
@@ -115,18 +117,14 @@ def add(donation: Donation) -> None:
 
 
 def remove(donation: Donation) -> None:
-    """Stop counting a donation that had succeeded (a refund)."""
+    """Stop counting a donation that had succeeded (a refund). The rows are locked in the
+    order ``add`` locks them (amount, person, place), or a refund and a gift of the same
+    person at the same moment deadlock on PostgreSQL."""
     month = month_of(donation.succeeded_at)
     cents = donation.amount_cents
     monthly_cents, monthly_gifts = _recurring_part(donation)
     MonthAmount.objects.filter(month=month, amount_cents=cents).update(gifts=_minus("gifts", 1))
     MonthAmount.objects.filter(month=month, amount_cents=cents, gifts__lte=0).delete()
-    MonthPlace.objects.filter(
-        month=month, department=donation.department, source=donation.source
-    ).update(total_cents=_minus("total_cents", cents), gifts=_minus("gifts", 1))
-    MonthPlace.objects.filter(
-        month=month, department=donation.department, source=donation.source, gifts__lte=0
-    ).delete()
     person = MonthPerson.objects.filter(month=month, person_id=donation.person_id)
     person.update(  # takes the row's lock: a concurrent gift of the person waits for us
         total_cents=_minus("total_cents", cents),
@@ -149,6 +147,12 @@ def remove(donation: Donation) -> None:
     )
     person.update(largest_cents=largest or 0)
     person.filter(gifts__lte=0).delete()
+    MonthPlace.objects.filter(
+        month=month, department=donation.department, source=donation.source
+    ).update(total_cents=_minus("total_cents", cents), gifts=_minus("gifts", 1))
+    MonthPlace.objects.filter(
+        month=month, department=donation.department, source=donation.source, gifts__lte=0
+    ).delete()
 
 
 def _minus(field: str, value: int):
