@@ -19,6 +19,7 @@ from pydantic import AfterValidator, Field
 from nextwork.common.errors import Forbidden, NotFound
 from nextwork.mobilisation import selectors, services
 from nextwork.mobilisation.models import Election, ProxyOffer, ProxyRequest
+from nextwork.network.apis import ErrorOut
 
 router = Router(tags=["mobilisation"])
 
@@ -37,17 +38,6 @@ Code = Annotated[str, AfterValidator(_no_nul)]
 
 
 # -- errors ---------------------------------------------------------------------------------------
-
-
-class ErrorBody(Schema):
-    code: str = Field(description="invalid, unauthenticated, forbidden, not_found, conflict, "
-                      "rule_broken…")  # fmt: skip
-    message: str = Field(description="What is wrong, in a sentence a person can act on.")
-    field: str | None = Field(None, description="The input at fault, when there is one.")
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
 
 
 READ_ERRORS = {400: ErrorOut, 404: ErrorOut}
