@@ -178,16 +178,36 @@ def test_a_decline_frees_the_request(client, pair, people):
     assert pair["request"].status == "requested"
 
 
-def test_automatic_matching_for_coordinators(client, pair, first_round, people):
+def test_automatic_matching_for_coordinators(
+    client, pair, first_round, people, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Queued by the API, run by the worker, followed by its id; only by who queued it."""
+    import io
+
+    from django.core.management import call_command
+    from django_tasks_db.management.commands import db_worker
+
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
     run = {"round": first_round.pk, "radius_km": 20}
     client.force_login(people["member"])
     error_of(post(client, "/proxies/match-run", run), 403)
-    client.force_login(people["coord13"])
-    outcome = post(client, "/proxies/match-run", run).json()
+
+    def queue_and_work(who):
+        client.force_login(people[who])
+        with django_capture_on_commit_callbacks(execute=True):
+            queued = post(client, "/proxies/match-run", run)
+        assert queued.status_code == 202, queued.content
+        assert queued.json()["status"] == "queued" and queued.json()["result"] is None
+        call_command("worker", "--batch", stdout=io.StringIO())
+        done = client.get(f"{API}/proxies/match-runs/{queued.json()['id']}")
+        assert done.status_code == 200 and done.json()["status"] == "done", done.content
+        return queued.json()["id"], done.json()["result"]
+
+    run13, outcome = queue_and_work("coord13")
     assert outcome["waiting"] == 1 and outcome["proposed"] == 0  # Marseille: nobody offers
-    client.force_login(people["coord75"])
-    outcome = post(client, "/proxies/match-run", run).json()
+    _, outcome = queue_and_work("coord75")
     assert (outcome["waiting"], outcome["proposed"], outcome["same_commune"]) == (1, 1, 1)
+    error_of(client.get(f"{API}/proxies/match-runs/{run13}"), 404, "run_id")  # not theirs
     error_of(post(client, "/proxies/match-run", {"round": first_round.pk, "radius_km": 500}),
              400, "radius_km")  # fmt: skip
 
@@ -196,7 +216,8 @@ def test_the_openapi_document_lists_the_endpoints_and_their_errors(client):
     paths = client.get(f"{API}/openapi.json").json()["paths"]
     for path in ("/elections", "/elections/{election_id}", "/proxies/requests", "/proxies/offers",
                  "/proxies/matches", "/proxies/matches/{match_id}/accept",
-                 "/proxies/matches/{match_id}/decline", "/proxies/match-run"):  # fmt: skip
+                 "/proxies/matches/{match_id}/decline", "/proxies/match-run",
+                 "/proxies/match-runs/{run_id}"):  # fmt: skip
         assert f"{API}{path}" in paths, path
     assert "422" in paths["/api/v1/proxies/matches"]["post"]["responses"]
 
@@ -235,7 +256,7 @@ def test_schemathesis(api_schema, pair, people, first_round, who):
         if path.startswith(("/api/v1/elections", "/api/v1/proxies"))
         for method in item
     ]
-    assert len(operations) == 12
+    assert len(operations) == 13
 
     def check(operation, mode, seen):
         @settings(max_examples=6, deadline=None, database=None, derandomize=True,

@@ -232,6 +232,47 @@ def test_automatic_matching_prefers_the_same_commune_then_nearby(voter, first_ro
     assert lyon.pk not in matched
 
 
+def test_a_queued_run_is_done_once_and_a_lost_one_again(
+    voter, first_round, people, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from nextwork.mobilisation.models import MatchRun
+
+    request, _, _ = _pair(voter, first_round, people)
+    with pytest.raises(Forbidden):
+        services.match_run_queue(round_id=first_round.pk, by=people["member"])
+    with django_capture_on_commit_callbacks() as queued:
+        run = services.match_run_queue(round_id=first_round.pk, by=people["coord75"])
+    assert len(queued) == 1 and run.status == "queued"  # the task, once the write commits
+    with pytest.raises(Conflict, match="under way"):
+        services.match_run_queue(round_id=first_round.pk, by=people["coord75"])
+    done = services.match_run_do(run.pk)
+    assert done.status == "done" and done.result["proposed"] == 1 and done.finished_at
+    assert services.match_run_do(run.pk).finished_at == done.finished_at  # delivered twice
+    assert services.ProxyMatch.objects.filter(request=request).count() == 1
+    # A run whose worker died an hour ago is run again; only what still waits is matched.
+    lost = services.match_run_queue(round_id=first_round.pk, by=people["coord75"])
+    MatchRun.objects.filter(pk=lost.pk).update(
+        status="running", started_at=timezone.now() - datetime.timedelta(hours=2)
+    )
+    again = services.match_run_do(lost.pk)
+    assert again.status == "done" and again.result["waiting"] == 0
+    assert services.ProxyMatch.objects.count() == 1
+
+
+def test_a_run_that_cannot_be_done_says_why(voter, first_round, people):
+    from nextwork.mobilisation.models import MatchRun
+
+    run = services.match_run_queue(round_id=first_round.pk, by=people["coord75"])
+    first_round.date = datetime.date(2000, 1, 1)  # the round passed while it waited
+    first_round.save()
+    failed = services.match_run_do(run.pk)
+    assert failed.status == "failed" and failed.error == "This round is over."
+    gone = MatchRun.objects.create(round=first_round, by=None)
+    assert "has left" in services.match_run_do(gone.pk).error
+
+
 def test_steps_are_reminded_once_and_not_after_the_round(
     voter, first_round, people, django_capture_on_commit_callbacks
 ):

@@ -203,15 +203,38 @@ def test_coordination_is_scoped_and_the_match_goes_through(client, voter, first_
     assert marseille.status == "requested"
 
 
-def test_automatic_matching_from_the_page(client, voter, first_round, people):
+def test_automatic_matching_from_the_page(
+    client, voter, first_round, people, django_capture_on_commit_callbacks
+):
+    from nextwork.mobilisation.models import MatchRun
+
     services.request_create(member=voter("Rania"), round_id=first_round.pk)
     services.offer_create(member=voter("Hugo"), round_id=first_round.pk, commune_codes=["75056"])
     client.force_login(people["coord75"])
-    done = client.post(COORDINATION, {"action": "run", "round": first_round.pk, "radius_km": "20"},
-                       follow=True)  # fmt: skip
-    page = text_of(done)
+    run = {"action": "run", "round": first_round.pk, "radius_km": "20"}
+    with django_capture_on_commit_callbacks() as queued:
+        started = text_of(client.post(COORDINATION, run, follow=True))
+    assert len(queued) == 1 and "Appariement lancé" in started
+    assert "Appariement en cours (jusqu'à 20 km)" in started
+    again = client.post(COORDINATION, run)  # while it runs: refused, said next to the round
+    assert again.status_code == 400 and "under way" not in text_of(again)
+    assert "Un appariement de ce tour que vous avez lancé est en cours" in text_of(again)
+    services.match_run_do(MatchRun.objects.get().pk)  # what the worker does
+    page = text_of(client.get(COORDINATION))
     assert "1 mise(s) en relation proposée(s) (1 dans la même commune" in page
     assert ProxyMatch.objects.count() == 1
+
+
+def test_long_lists_show_the_first_hundred_and_the_totals(client, voter, first_round, people):
+    from nextwork.mobilisation.views import LISTED
+
+    for i in range(LISTED + 5):
+        services.request_create(member=voter(f"V{i}"), round_id=first_round.pk)
+    client.force_login(people["coord75"])
+    page = text_of(client.get(COORDINATION))
+    assert f"<strong>{LISTED + 5}</strong> demandes en attente" in page
+    assert f"Les {LISTED} plus anciennes demandes sur {LISTED + 5}." in page
+    assert "V0</strong>" in page and f"V{LISTED + 4}</strong>" not in page
 
 
 @pytest.mark.parametrize("who", ["coord75", "staff", "member"])

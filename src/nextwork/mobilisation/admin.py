@@ -5,7 +5,14 @@ names, to those allowed)."""
 
 from django.contrib import admin
 
-from nextwork.mobilisation.models import Election, ProxyMatch, ProxyOffer, ProxyRequest, Round
+from nextwork.mobilisation.models import (
+    Election,
+    MatchRun,
+    ProxyMatch,
+    ProxyOffer,
+    ProxyRequest,
+    Round,
+)
 
 
 class RoundInline(admin.TabularInline):
@@ -78,3 +85,12 @@ class ProxyMatchAdmin(ReadOnly):
     @admin.display(description="commune", ordering="request__commune__code")
     def commune_code(self, obj) -> str:
         return obj.request.commune.code
+
+
+@admin.register(MatchRun)
+class MatchRunAdmin(ReadOnly):
+    list_display = ["id", "round", "by_id", "radius_km", "status", "created_at", "finished_at"]
+    list_filter = ["status", "round__election"]
+    fields = ["round", "radius_km", "status", "result", "error", "created_at", "started_at",
+              "finished_at"]  # fmt: skip
+    list_select_related = ["round__election"]

@@ -398,7 +398,7 @@ class RunIn(Schema):
     radius_km: float = Field(20.0, ge=0, le=200, description="How far a holder may be sought.")
 
 
-class RunOut(Schema):
+class RunResult(Schema):
     waiting: int = Field(description="Requests of the caller's territory that waited.")
     proposed: int
     same_commune: int
@@ -407,13 +407,45 @@ class RunOut(Schema):
     unmatched: int
 
 
+class RunOut(Schema):
+    id: int
+    round: int = Field(validation_alias="round_id")
+    radius_km: float
+    status: Literal["queued", "running", "done", "failed"]
+    result: RunResult | None = Field(None, description="Once done.")
+    error: str = Field("", description="Why it failed, if it did.")
+    created_at: datetime.datetime
+    finished_at: datetime.datetime | None
+
+    @staticmethod
+    def resolve_result(run) -> dict | None:
+        return run.result or None
+
+
 @router.post(
     "/proxies/match-run",
-    response={200: RunOut, **WRITE_ERRORS},
+    response={202: RunOut, **WRITE_ERRORS},
     auth=django_auth,
-    summary="Propose holders for the waiting requests of my territory on a round (coordinators)",
+    summary="Queue an automatic matching of my territory on a round (coordinators)",
+    description="The worker proposes holders for the waiting requests of the caller's "
+    "territory: in the same commune first, then within radius_km. Follow it with "
+    "GET /proxies/match-runs/{run_id}.",
 )
 def match_run(request: HttpRequest, payload: RunIn):
-    if not selectors.coordinates_anything(request.user):
-        raise Forbidden("Only coordinators match proxies.")
-    return services.match_run(round_id=payload.round, by=request.user, radius_km=payload.radius_km)
+    run = services.match_run_queue(
+        round_id=payload.round, by=request.user, radius_km=payload.radius_km
+    )
+    return Status(202, run)
+
+
+@router.get(
+    "/proxies/match-runs/{run_id}",
+    response={200: RunOut, 401: ErrorOut, **READ_ERRORS},
+    auth=django_auth,
+    summary="An automatic matching I queued, with its figures once done",
+)
+def match_run_get(request: HttpRequest, run_id: int):
+    run = selectors.runs_of(request.user).filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(f"No matching run {run_id} of yours.", field="run_id")
+    return run

@@ -261,3 +261,33 @@ class Turnout(models.Model):
 
     def __str__(self) -> str:
         return f"turnout of member #{self.member_id} on round #{self.round_id}"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("en attente")
+    RUNNING = "running", _("en cours")
+    DONE = "done", _("terminé")
+    FAILED = "failed", _("échoué")
+
+
+class MatchRun(models.Model):
+    """A coordinator's automatic matching of a round, done by the worker: across a department
+    or the country it proposes thousands of pairs, each told by email, far more than a web
+    request should wait for. ``result`` holds the figures of ``services.match_run``."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="+")
+    by = models.ForeignKey(MEMBER, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+")  # fmt: skip
+    radius_km = models.FloatField(default=20.0)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["by", "-created_at"], name="match_run_by_recent")]
+
+    def __str__(self) -> str:
+        return f"matching run #{self.pk}"

@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from nextwork.mobilisation.models import (
     CURRENT,
     Election,
+    MatchRun,
     MatchStatus,
     ProxyMatch,
     ProxyOffer,
@@ -160,3 +161,12 @@ def requests_of(member: Member) -> QuerySet[ProxyRequest]:
 def offers_of(member: Member) -> QuerySet[ProxyOffer]:
     """The member's active proxy offers."""
     return ProxyOffer.objects.filter(member=member, active=True).prefetch_related("communes")
+
+
+def runs_of(member: Member) -> QuerySet[MatchRun]:
+    """The automatic matchings a coordinator queued, the latest first."""
+    return (
+        MatchRun.objects.filter(by=member)
+        .select_related("round", "round__election")
+        .order_by("-created_at", "-pk")
+    )

@@ -31,6 +31,7 @@ from nextwork.mobilisation.models import (
     CURRENT,
     Election,
     ElectionKind,
+    MatchRun,
     MatchStatus,
     ProxyMatch,
     ProxyOffer,
@@ -38,6 +39,7 @@ from nextwork.mobilisation.models import (
     Registered,
     RequestStatus,
     Round,
+    RunStatus,
     VotingSituation,
 )
 from nextwork.network.models import Consent, ConsentSource, Member, Role
@@ -588,12 +590,11 @@ def _points(commune_ids: list[int]) -> np.ndarray:
     return out
 
 
-def match_run(*, round_id: int, by: Member, radius_km: float = 20.0) -> dict:
-    """Propose holders for every waiting request of the round in the caller's territory:
-    in the requester's commune first, then within ``radius_km``. Pairs the database refuses
-    (another coordinator was faster) are counted, not raised."""
-    from nextwork.mobilisation import matching, selectors
+def _check_run(*, round_id: int, by: Member, radius_km: float) -> Round:
+    from nextwork.mobilisation import selectors
 
+    if not is_staff(by) and not selectors.coordinates_anything(by):
+        raise Forbidden("No current grant lets you match proxies.")
     if not 0 <= radius_km <= 200:
         raise InvalidInput("radius_km: 0 to 200.", field="radius_km")
     the_round = Round.objects.filter(pk=round_id, election__published=True).first()
@@ -601,13 +602,75 @@ def match_run(*, round_id: int, by: Member, radius_km: float = 20.0) -> dict:
         raise NotFound(f"No published round {round_id}.", field="round")
     if the_round.date < timezone.localdate():
         raise Conflict("This round is over.", field="round")
+    return the_round
+
+
+RUN_STALE = datetime.timedelta(hours=1)  # a run "running" this long lost its worker
+
+
+@transaction.atomic
+def match_run_queue(*, round_id: int, by: Member, radius_km: float = 20.0) -> MatchRun:
+    """Queue an automatic matching of the round in the caller's territory for the worker
+    (``match_run_do``). One run per coordinator and round at a time."""
+    _check_run(round_id=round_id, by=by, radius_km=radius_km)
+    busy = MatchRun.objects.filter(
+        Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING,
+                                       started_at__gt=timezone.now() - RUN_STALE),
+        by=by, round_id=round_id,
+    )  # fmt: skip
+    if busy.exists():
+        raise Conflict("A matching of this round you started is under way.", field="round")
+    run = MatchRun.objects.create(round_id=round_id, by=by, radius_km=radius_km)
+    audit_record(actor=by, action="mobilisation.match_run", details={"run": run.pk,
+                 "round": round_id, "radius_km": radius_km})  # fmt: skip
+
+    def enqueue() -> None:
+        from nextwork.mobilisation.tasks import match_run_task
+
+        match_run_task.enqueue(run.pk)
+
+    transaction.on_commit(enqueue)
+    return run
+
+
+def match_run_do(run_id: int) -> MatchRun:
+    """The worker's side of ``match_run_queue``. A run done (or started less than an hour
+    ago) is left as it is, so a task delivered twice proposes nothing twice; a run whose
+    worker died is run again, which proposes only for the requests still waiting."""
+    with transaction.atomic():
+        run = MatchRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            raise NotFound(f"No matching run {run_id}.", field="run")
+        stale = run.status == RunStatus.RUNNING and run.started_at < timezone.now() - RUN_STALE
+        if run.status != RunStatus.QUEUED and not stale:
+            return run
+        run.status, run.started_at = RunStatus.RUNNING, timezone.now()
+        run.save(update_fields=["status", "started_at"])
+    try:
+        if run.by is None:
+            raise Forbidden("The coordinator who asked for this run has left.")
+        run.result = match_run(round_id=run.round_id, by=run.by, radius_km=run.radius_km)
+        run.status = RunStatus.DONE
+    except DomainError as exc:
+        run.status, run.error = RunStatus.FAILED, exc.message[:300]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "result", "error", "finished_at"])
+    return run
+
+
+def match_run(*, round_id: int, by: Member, radius_km: float = 20.0) -> dict:
+    """Propose holders for every waiting request of the round in the caller's territory:
+    in the requester's commune first, then within ``radius_km``. Pairs the database refuses
+    (another coordinator was faster) are counted, not raised. Pages and the API queue it for
+    the worker (``match_run_queue``)."""
+    from nextwork.mobilisation import matching, selectors
+
+    _check_run(round_id=round_id, by=by, radius_km=radius_km)
     waiting = list(
         selectors.requests_in_scope(caller=by, round_id=round_id)
         .filter(status=RequestStatus.REQUESTED)
         .values_list("pk", "commune_id", "established_abroad")
     )
-    if not waiting and not is_staff(by) and not selectors.coordinates_anything(by):
-        raise Forbidden("No current grant lets you match proxies.")
     offers = list(
         ProxyOffer.objects.filter(round_id=round_id, active=True).prefetch_related("communes")
     )

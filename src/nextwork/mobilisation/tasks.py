@@ -1,5 +1,6 @@
 """Background work of electoral mobilisation (run by ``nextwork worker``): the registration
-drive every morning, the polling-day reminders on the eve and the morning of each round.
+drive every morning, the polling-day reminders on the eve and the morning of each round, and
+the automatic proxy matchings coordinators ask for.
 
 Each task runs the same functions as ``nextwork manage mobilisation`` and plans its next run;
 running one twice sends nothing twice (``reminders``).
@@ -63,6 +64,15 @@ def proxy_step_reminders() -> str:
     sent = nudge_steps()
     schedule.plan_next(proxy_step_reminders)
     return f"{sent['answer']} answer reminders, {sent['declare']} reminders to establish"
+
+
+@task()
+def match_run_task(run_id: int) -> str:
+    """A coordinator's automatic matching (``services.match_run_queue``)."""
+    from nextwork.mobilisation.services import match_run_do
+
+    run = match_run_do(run_id)
+    return f"matching run #{run.pk}: {run.status} {run.result or run.error}"
 
 
 schedule.register(registration_reminders, REGISTRATION_AT)

@@ -73,6 +73,9 @@ FRENCH = [
         "Vous avez demandé une procuration pour ce tour : vous ne pouvez pas en porter une.")),
     ("round", r"offered already", gettext_lazy(
         "Vous proposez déjà de porter une procuration à ce tour.")),
+    ("round", r"you started is under way", gettext_lazy(
+        "Un appariement de ce tour que vous avez lancé est en cours : son bilan s'affiche ici "
+        "quand il est fini.")),
     ("round", r"", gettext_lazy("Ce tour n'est pas (ou plus) ouvert aux procurations.")),
     ("request", r"has its holder already", gettext_lazy("Cette demande a déjà un mandataire.")),
     ("request", r"^This request is", gettext_lazy("Cette demande n'attend plus de mandataire.")),
@@ -445,28 +448,41 @@ def _proxies_post(request: HttpRequest) -> dict | None:
 # -- coordination ------------------------------------------------------------------------------
 
 
+LISTED = 100  # people shown per list; a department or the country has thousands
+
+
 def _coordination_context(member, posted: dict | None = None) -> dict:
     rounds = []
+    runs = list(selectors.runs_of(member)[:20])
     for the_round in selectors.open_rounds():
-        waiting = list(
+        waiting_all = (
             selectors.requests_in_scope(caller=member, round_id=the_round.pk)
             .filter(status="requested")
             .select_related("member")
-            .order_by("created_at")
+            .order_by("created_at", "pk")
         )
-        offers = list(
+        offers_all = (
             selectors.offers_in_scope(caller=member, round_id=the_round.pk)
             .select_related("member")
-            .order_by("created_at")
+            .order_by("created_at", "pk")
         )
+        matches_all = (
+            selectors.matches_in_scope(caller=member).filter(round_id=the_round.pk).filter(CURRENT)
+        )
+        waiting, offers = list(waiting_all[:LISTED]), list(offers_all[:LISTED])
         matches = [
             {**selectors.match_view(m, member), "label": m.get_status_display()}
-            for m in selectors.matches_in_scope(caller=member)
-            .filter(round_id=the_round.pk)
-            .filter(CURRENT)
+            for m in matches_all.order_by("-updated_at", "-pk")[:LISTED]
         ]
-        row = {"round": the_round, "waiting": waiting, "offers": offers, "matches": matches,
-               "errors": {}, "values": {}}  # fmt: skip
+        row = {
+            "round": the_round, "waiting": waiting, "offers": offers, "matches": matches,
+            "counts": {
+                "waiting": _count(waiting, waiting_all), "offers": _count(offers, offers_all),
+                "matches": _count(matches, matches_all),
+            },
+            "runs": [_run_view(r) for r in runs if r.round_id == the_round.pk][:3],
+            "errors": {}, "values": {},
+        }  # fmt: skip
         if posted and posted["round"] == the_round.pk:
             row.update(errors=posted["errors"], values=posted["values"])
             if not (waiting and offers):  # no matching form to show them next to
@@ -475,6 +491,21 @@ def _coordination_context(member, posted: dict | None = None) -> dict:
                 ]
         rounds.append(row)
     return {"rounds": rounds}
+
+
+def _count(shown: list, query) -> int:
+    return len(shown) if len(shown) < LISTED else query.count()
+
+
+def _run_view(run) -> dict:
+    if run.status == "done":
+        text = _run_outcome(run.result, run.radius_km)
+    elif run.status == "failed":
+        text = _("L'appariement n'a pu se faire : %(error)s") % {"error": run.error}
+    else:
+        text = _("Appariement en cours (jusqu'à %(radius)s km) : rechargez la page dans un "
+                 "instant.") % {"radius": f"{run.radius_km:g}"}  # fmt: skip
+    return {"run": run, "text": text}
 
 
 def _run_outcome(result: dict, radius: float) -> str:
@@ -528,8 +559,10 @@ def coordination(request: HttpRequest) -> HttpResponse:
                     radius = float(values["radius_km"].replace(",", ".") or 20)
                 except ValueError:
                     raise InvalidInput("radius_km", field="radius_km") from None
-                result = services.match_run(round_id=round_id, by=member, radius_km=radius)
-                flash.info(request, _run_outcome(result, radius))
+                services.match_run_queue(round_id=round_id, by=member, radius_km=radius)
+                flash.info(request, _("Appariement lancé : les propositions partent par "
+                                      "courriel au fur et à mesure, et son bilan s'affiche "
+                                      "ci-dessous quand il est fini."))  # fmt: skip
                 return redirect(reverse("mobilisation:coordination") + f"#tour-{round_id}")
             else:
                 raise InvalidInput("Unknown action.", field="form")
