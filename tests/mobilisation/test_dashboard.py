@@ -156,3 +156,27 @@ def test_the_page_and_its_csv_for_coordinators_only_scoped_and_audited(
     html = client.get(url).content.decode()
     assert "13-01" in html and "75-02" in html
     assert client.get("/espace/mobilisation/tour-999999.csv").status_code == 404
+
+
+def test_a_large_territory_is_shown_by_department_first(
+    scene, first_round, people, client, monkeypatch
+):
+    monkeypatch.setattr(dashboard, "SEATS_SHOWN", 1)  # two seats are "many" here
+    summed = dashboard.by_department(dashboard.round_table(caller=people["staff"],
+                                                           round_=first_round))  # fmt: skip
+    assert [(r["code"], r["members"], r["requests"]) for r in summed.rows] == [
+        ("13", 1, 0), ("75", 3, 2),
+    ]  # fmt: skip
+    client.force_login(people["staff"])
+    html = client.get("/espace/mobilisation/").content.decode()
+    assert 'href="?departement=75"' in html and "75-02" not in html
+    seats = client.get("/espace/mobilisation/?departement=75").content.decode()
+    assert "75-02" in seats and "13-01" not in seats
+    # Within the caller's territory only: the coordinator of 13 opening 75 sees nothing of it.
+    client.force_login(people["coord13"])
+    assert "75-02" not in client.get("/espace/mobilisation/?departement=75").content.decode()
+    refused = client.get("/espace/mobilisation/?departement=<b>")
+    assert refused.status_code == 400 and "pas un code de département" in refused.content.decode()
+    # Corsica sits between 19 and 21, overseas after 95.
+    codes = ["971", "2B", "21", "19", "2A", "95"]
+    assert sorted(codes, key=dashboard._department_order) == ["19", "2A", "2B", "21", "95", "971"]

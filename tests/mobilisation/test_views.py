@@ -223,6 +223,9 @@ def test_automatic_matching_from_the_page(
     page = text_of(client.get(COORDINATION))
     assert "1 mise(s) en relation proposée(s) (1 dans la même commune" in page
     assert ProxyMatch.objects.count() == 1
+    # Hugo carries a French proxy now: no longer listed among the holders available.
+    assert "<strong>0</strong> mandataires disponibles" in page
+    assert "Aucun mandataire disponible." in page
 
 
 def test_long_lists_show_the_first_hundred_and_the_totals(client, voter, first_round, people):

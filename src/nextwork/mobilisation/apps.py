@@ -9,3 +9,7 @@ class MobilisationConfig(AppConfig):
 
     def ready(self) -> None:
         from nextwork.mobilisation import tasks  # noqa: F401  (registers the daily reminders)
+        from nextwork.mobilisation.demo import seed
+        from nextwork.network.demo import demo_seeded
+
+        demo_seeded.connect(seed, dispatch_uid="mobilisation.demo")

@@ -5,7 +5,9 @@ Numbers only, never a name: each row counts the members concerned by the electio
 current location lies in that constituency (members whose seat is still to be chosen share a
 row per department). A coordinator sees the constituencies under their grants, staff all
 (``network.selectors.location_scope_filter``); every view and export is audited. Each table
-is one aggregate query, whatever the number of members.
+is one aggregate query, whatever the number of members. A territory of more than
+``SEATS_SHOWN`` rows is shown by department first, each opening its seats; the CSV always has
+every seat.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
@@ -67,6 +70,8 @@ class Table:
     round: Round
     rows: list[dict]
     totals: dict
+    grouped: bool = False  # rows are departments, each linking to its seats
+    department: str = ""  # the rows are the seats of this department only
 
     @property
     def election(self) -> Election:
@@ -127,9 +132,42 @@ def round_table(*, caller, round_: Round) -> Table:
             }
         # The page shows the code and the department (the seat's full name says it again).
         place = row["department__name"] if row["constituency__code"] else name
-        rows.append({"code": code, "name": name, "place": place, **{k: row[k] for k in KEYS}})
+        rows.append({
+            "code": code, "name": name, "place": place,
+            "department": row["department__code"] or "",
+            "department_name": row["department__name"] or _("département inconnu"),
+            **{k: row[k] for k in KEYS},
+        })  # fmt: skip
     totals = {k: sum(r[k] for r in rows) for k in KEYS}
     return Table(round=round_, rows=rows, totals=totals)
+
+
+def by_department(table: Table) -> Table:
+    """The same figures summed by department (a national table has 577 seats and more)."""
+    summed: dict[str, dict] = {}
+    for row in table.rows:
+        code = row["department"]
+        entry = summed.setdefault(code, {
+            "code": code, "name": row["department_name"], "place": row["department_name"],
+            "department": code, "department_name": row["department_name"],
+            **dict.fromkeys(KEYS, 0),
+        })  # fmt: skip
+        for key in KEYS:
+            entry[key] += row[key]
+    rows = sorted(summed.values(), key=lambda r: _department_order(r["code"]))
+    return Table(round=table.round, rows=rows, totals=table.totals, grouped=True)
+
+
+def _department_order(code: str) -> float:
+    # 01 … 19, 2A, 2B, 21 … 95, then 971 …: Corsica sits where 20 was; unknown last.
+    corsica = {"2A": 20.1, "2B": 20.2}
+    return corsica.get(code) or (float(code) if code.isdigit() else 10_000.0)
+
+
+def in_department(table: Table, code: str) -> Table:
+    rows = [r for r in table.rows if r["department"] == code]
+    totals = {k: sum(r[k] for r in rows) for k in KEYS}
+    return Table(round=table.round, rows=rows, totals=totals, department=code)
 
 
 def cells(values: dict) -> list[tuple[str, int]]:
@@ -147,8 +185,15 @@ def rounds_shown(today: datetime.date | None = None) -> list[Round]:
     )
 
 
-def dashboard_tables(*, caller) -> list[Table]:
-    return [round_table(caller=caller, round_=r) for r in rounds_shown()]
+# Beyond this many rows (a region, the country) the page shows departments first.
+SEATS_SHOWN = 60
+
+
+def dashboard_tables(*, caller, department: str = "") -> list[Table]:
+    tables = [round_table(caller=caller, round_=r) for r in rounds_shown()]
+    if department:
+        return [in_department(t, department) for t in tables]
+    return [by_department(t) if len(t.rows) > SEATS_SHOWN else t for t in tables]
 
 
 def _require(user) -> None:
@@ -161,12 +206,18 @@ def _require(user) -> None:
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Coordinators (their territory) and staff (everything); others are refused."""
     _require(request.user)
-    tables = dashboard_tables(caller=request.user)
+    department = request.GET.get("departement", "").strip().upper()
+    if department and not re.fullmatch(r"\d[\dAB]\d?", department):
+        return render(request, "mobilisation/dashboard.html",
+                      {"elections": [], "columns": COLUMNS, "bad_department": department[:10]},
+                      status=400)  # fmt: skip
+    tables = dashboard_tables(caller=request.user, department=department)
     audit_record(
         actor=request.user,
         action="mobilisation.dashboard_view",
-        details={"rounds": [t.round.pk for t in tables], "rows": sum(len(t.rows) for t in tables)},
-    )
+        details={"rounds": [t.round.pk for t in tables], "rows": sum(len(t.rows) for t in tables),
+                 "department": department},
+    )  # fmt: skip
     elections: dict[int, dict] = {}
     for table in tables:
         entry = elections.setdefault(table.election.pk, {"election": table.election, "tables": []})
@@ -177,7 +228,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "mobilisation/dashboard.html",
-        {"elections": list(elections.values()), "columns": COLUMNS},
+        {"elections": list(elections.values()), "columns": COLUMNS, "department": department},
     )
 
 

@@ -7,6 +7,8 @@ campaigns: they go to the address of the account, whatever the newsletter consen
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 import logging
 
@@ -28,8 +30,25 @@ def _site() -> str:
     return getattr(settings, "NEXTWORK_SITE_URL", "").rstrip("/")
 
 
+_held = contextvars.ContextVar("nextwork_proxy_notices_held", default=False)
+
+
+@contextlib.contextmanager
+def held():
+    """Send none of these notices inside the block: demonstration data, whose people are
+    generated, pairs without mailing anyone."""
+    token = _held.set(True)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
 def _send(member_id: int, subject: str, body: str) -> None:
     from nextwork.network.models import Member
+
+    if _held.get():
+        return
 
     def send() -> None:
         member = Member.objects.filter(pk=member_id, is_active=True).first()

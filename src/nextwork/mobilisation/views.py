@@ -14,6 +14,7 @@ import re
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,6 +28,7 @@ from nextwork.common.errors import DomainError, InvalidInput
 from nextwork.mobilisation import notices, selectors, services
 from nextwork.mobilisation.models import (
     CURRENT,
+    ProxyMatch,
     Registered,
     VotingSituation,
 )
@@ -461,8 +463,11 @@ def _coordination_context(member, posted: dict | None = None) -> dict:
             .select_related("member")
             .order_by("created_at", "pk")
         )
+        # Holders who can still take a proxy established in France (the usual request).
+        french_held = ProxyMatch.objects.filter(CURRENT, offer=OuterRef("pk"), abroad=False)
         offers_all = (
             selectors.offers_in_scope(caller=member, round_id=the_round.pk)
+            .exclude(Exists(french_held))
             .select_related("member")
             .order_by("created_at", "pk")
         )
