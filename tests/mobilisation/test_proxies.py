@@ -207,6 +207,89 @@ def test_a_decline_frees_the_request_for_another_holder(voter, first_round, peop
     services.match_propose(request_id=request.pk, offer_id=other.pk, by=people["coord75"])
 
 
+def test_a_declined_pair_is_never_proposed_again(voter, first_round, people):
+    request, offer, _holder = _pair(voter, first_round, people)
+    match = services.match_propose(request_id=request.pk, offer_id=offer.pk, by=people["coord75"])
+    services.match_decline(match_id=match.pk, member=request.member)
+    with pytest.raises(Conflict, match="declined this request"):
+        services.match_propose(request_id=request.pk, offer_id=offer.pk, by=people["coord75"])
+    outcome = services.match_run(round_id=first_round.pk, by=people["coord75"])
+    assert (outcome["proposed"], outcome["refused"]) == (0, 1)
+    assert services.ProxyMatch.objects.filter(status="proposed").count() == 0
+
+
+def test_an_established_or_used_proxy_is_not_declined_here(voter, first_round, people):
+    request, offer, holder = _pair(voter, first_round, people)
+    match = services.match_propose(request_id=request.pk, offer_id=offer.pk, by=people["coord75"])
+    for side in (request.member, holder):
+        services.match_accept(match_id=match.pk, member=side)
+    services.match_step(match_id=match.pk, member=request.member, step="declared")
+    for side in (request.member, holder):
+        with pytest.raises(Conflict, match="revokes it officially"):
+            services.match_decline(match_id=match.pk, member=side)
+    first_round.date = timezone_today()
+    first_round.save()
+    services.match_step(match_id=match.pk, member=holder, step="voted")
+    with pytest.raises(Conflict, match="vote took place"):
+        services.match_decline(match_id=match.pk, member=holder)
+    request.refresh_from_db()
+    assert request.status == "voted"  # nothing was lost
+
+
+def timezone_today():
+    from django.utils import timezone
+
+    return timezone.localdate()
+
+
+def test_nothing_is_proposed_or_accepted_for_a_round_past_or_too_close(voter, first_round, people):
+    request, offer, holder = _pair(voter, first_round, people)
+    match = services.match_propose(request_id=request.pk, offer_id=offer.pk, by=people["coord75"])
+    other_request, other_offer, _ = _pair(voter, first_round, people, holder=voter("Max"))
+    first_round.date = timezone_today() - datetime.timedelta(days=3)
+    first_round.save()
+    with pytest.raises(Conflict, match="round is over"):
+        services.match_accept(match_id=match.pk, member=holder)
+    with pytest.raises(Conflict, match="round is over"):
+        services.match_propose(request_id=other_request.pk, offer_id=other_offer.pk,
+                               by=people["coord75"])  # fmt: skip
+    first_round.date = timezone_today() + datetime.timedelta(days=1)  # inside the deadline
+    first_round.save()
+    with pytest.raises(Conflict, match="arranged here until"):
+        services.match_propose(request_id=other_request.pk, offer_id=other_offer.pk,
+                               by=people["coord75"])  # fmt: skip
+
+
+def test_a_member_deleted_frees_the_other_side_who_is_told(
+    voter, first_round, people, django_capture_on_commit_callbacks
+):
+    request, offer, holder = _pair(voter, first_round, people)
+    match = services.match_propose(request_id=request.pk, offer_id=offer.pk, by=people["coord75"])
+    for side in (request.member, holder):
+        services.match_accept(match_id=match.pk, member=side)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        holder.delete()
+    request.refresh_from_db()
+    assert request.status == "requested"  # waits for another holder
+    assert [m.to for m in mail.outbox] == [[request.member.email]]
+    assert "annulée" in mail.outbox[0].subject
+
+
+def test_a_region_coordinator_sees_requests_in_arrondissements(voter, first_round, people, area):
+    from nextwork.network.models import Grant, Role
+    from nextwork.territories.models import AreaKind
+
+    idf = people["member"]
+    Grant.objects.create(member=idf, role=Role.COORDINATOR, area=area("11", AreaKind.REGION))
+    in_paris = services.request_create(member=voter("Rania", "75111"), round_id=first_round.pk)
+    in_hauts_de_seine = services.request_create(member=voter("Hugo", "92012"),
+                                                round_id=first_round.pk)  # fmt: skip
+    seen = set(selectors.requests_in_scope(caller=idf).values_list("pk", flat=True))
+    assert seen == {in_paris.pk, in_hauts_de_seine.pk}
+    assert not selectors.requests_in_scope(caller=people["coord13"]).exists()
+
+
 def test_automatic_matching_prefers_the_same_commune_then_nearby(voter, first_round, people):
     # Paris: two requests; Boulogne-Billancourt (92012, next to Paris): one; Lyon: one.
     paris = [services.request_create(member=voter(n), round_id=first_round.pk) for n in "AB"]

@@ -268,3 +268,11 @@ def test_the_admin_enters_elections_and_lists_proxies_without_people(
         assert "75056" in page, model
         assert "Rania" not in page and "Hugo" not in page and '@example.org"' not in page
     assert client.get(f"/admin/mobilisation/proxymatch/{request.pk}/delete/").status_code == 403
+
+
+@pytest.mark.parametrize("field", ["round", "request", "match"])
+def test_odd_digits_in_a_form_are_a_clear_refusal_not_an_error(client, people, field):
+    client.force_login(people["coord75"])
+    for page, action in ((PROXIES, "request"), (PROXIES, "cancel"), (COORDINATION, "propose")):
+        answer = client.post(page, {"action": action, field: "²"})
+        assert answer.status_code == 400, (page, action)

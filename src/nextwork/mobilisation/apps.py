@@ -13,3 +13,9 @@ class MobilisationConfig(AppConfig):
         from nextwork.network.demo import demo_seeded
 
         demo_seeded.connect(seed, dispatch_uid="mobilisation.demo")
+        from django.db.models.signals import pre_delete
+
+        from nextwork.mobilisation.services import member_deleted
+        from nextwork.network.models import Member
+
+        pre_delete.connect(member_deleted, sender=Member, dispatch_uid="mobilisation.matches")

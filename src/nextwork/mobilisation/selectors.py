@@ -52,6 +52,8 @@ def commune_scope(member: Member, field: str = "commune") -> Q:
         Q(**{f"{field}__in": areas})
         | Q(**{f"{field}__parent__in": areas})
         | Q(**{f"{field}__parent__parent__in": areas})
+        # An arrondissement of Paris, Lyon or Marseille: city → department → region.
+        | Q(**{f"{field}__parent__parent__parent__in": areas})
         | Q(**{f"{field}__constituency_links__constituency__in": areas})
     )
 

@@ -269,6 +269,19 @@ def situation_withdraw(*, member: Member) -> int:
     return cancelled
 
 
+def member_deleted(sender, instance: Member, **kwargs) -> None:
+    """A member erased or deleted: their current matches are cancelled first, so the other
+    side is told and a requester left without holder waits for another (the rows themselves
+    go with the member)."""
+    matches = (
+        ProxyMatch.objects.select_for_update()
+        .filter(CURRENT, Q(request__member=instance) | Q(holder=instance))
+        .select_related("request", "round", "round__election")
+    )
+    for match in matches:
+        _cancel_match(match, reason="compte supprimé", by=instance)
+
+
 # -- proxy requests and offers (members) --------------------------------------------------------
 
 
@@ -440,6 +453,7 @@ def match_propose(
     if request is None:
         raise NotFound(f"No proxy request {request_id}.", field="request")
     _require_coordinator(by, request.commune)
+    _open_round(request.round_id)
     if request.status != RequestStatus.REQUESTED:
         raise Conflict(f"This request is {request.get_status_display()}.", field="request")
     offer = ProxyOffer.objects.filter(pk=offer_id, active=True).first()
@@ -449,6 +463,9 @@ def match_propose(
         raise InvalidInput("The offer is for another round.", field="offer")
     if offer.member_id == request.member_id:
         raise InvalidInput("Nobody carries their own proxy.", field="offer")
+    if _declined(request.pk, offer.pk):
+        raise Conflict("One of them declined this request with this holder already.",
+                       field="offer")  # fmt: skip
     match = _insert_match(request, offer, by=by, distance_km=distance_km)
     request.status, request.updated_at = RequestStatus.MATCHED, timezone.now()
     request.save(update_fields=["status", "updated_at"])
@@ -458,6 +475,16 @@ def match_propose(
     )  # fmt: skip
     notices.proposed(match)
     return match
+
+
+DECLINED = "refusée"
+
+
+def _declined(request_id: int, offer_id: int) -> bool:
+    return ProxyMatch.objects.filter(
+        request_id=request_id, offer_id=offer_id, status=MatchStatus.CANCELLED,
+        cancel_reason=DECLINED,
+    ).exists()  # fmt: skip
 
 
 def _side(match: ProxyMatch, member: Member) -> str:
@@ -490,6 +517,8 @@ def match_accept(*, match_id: int, member: Member) -> ProxyMatch:
         if match.status == MatchStatus.CANCELLED:
             raise Conflict("This match was cancelled.", field="match")
         return match
+    if match.round.date < timezone.localdate():
+        raise Conflict("This round is over.", field="match")
     now = timezone.now()
     if side == "requester" and match.requester_accepted_at is None:
         match.requester_accepted_at = now
@@ -508,12 +537,22 @@ def match_accept(*, match_id: int, member: Member) -> ProxyMatch:
 
 @transaction.atomic
 def match_decline(*, match_id: int, member: Member) -> ProxyMatch:
-    """Either side says no: the request waits for another holder, the other side is told."""
+    """Either side says no, before the proxy is established: the request waits for another
+    holder (never this one again), the other side is told. An established proxy is revoked
+    officially, then the requester cancels their request (``request_cancel``)."""
     match = _locked_match(match_id)
     _side(match, member)
     if match.status == MatchStatus.CANCELLED:
         return match
-    _cancel_match(match, reason="refusée", by=member)
+    if match.status == MatchStatus.VOTED:
+        raise Conflict("The vote took place: nothing to cancel.", field="match")
+    if match.status == MatchStatus.DECLARED:
+        raise Conflict(
+            "This proxy is established: the person who gave it revokes it officially "
+            "(maprocuration.gouv.fr or a police station), then cancels their request.",
+            field="match",
+        )
+    _cancel_match(match, reason=DECLINED, by=member)
     return match
 
 
@@ -597,12 +636,7 @@ def _check_run(*, round_id: int, by: Member, radius_km: float) -> Round:
         raise Forbidden("No current grant lets you match proxies.")
     if not 0 <= radius_km <= 200:
         raise InvalidInput("radius_km: 0 to 200.", field="radius_km")
-    the_round = Round.objects.filter(pk=round_id, election__published=True).first()
-    if the_round is None:
-        raise NotFound(f"No published round {round_id}.", field="round")
-    if the_round.date < timezone.localdate():
-        raise Conflict("This round is over.", field="round")
-    return the_round
+    return _open_round(round_id)
 
 
 RUN_STALE = datetime.timedelta(hours=1)  # a run "running" this long lost its worker
@@ -701,8 +735,16 @@ def match_run(*, round_id: int, by: Member, radius_km: float = 20.0) -> dict:
             "pk", "member_id"
         )
     )
+    declined = set(
+        ProxyMatch.objects.filter(
+            round_id=round_id, status=MatchStatus.CANCELLED, cancel_reason=DECLINED
+        ).values_list("request_id", "offer_id")
+    )
     for request_id, offer_id, km in plan.pairs:
         if requester_of.get(request_id) == holder_of[offer_id]:
+            continue
+        if (request_id, offer_id) in declined:  # never proposed again; the request waits
+            refused += 1
             continue
         try:
             match_propose(request_id=request_id, offer_id=offer_id, by=by, distance_km=km)

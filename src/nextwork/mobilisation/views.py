@@ -92,6 +92,12 @@ FRENCH = [
     ("offer", r"own proxy", gettext_lazy("Personne ne peut porter sa propre procuration.")),
     ("offer", r"", gettext_lazy("Cette offre n'existe pas (ou plus).")),
     ("match", r"was cancelled", gettext_lazy("Cette mise en relation a été annulée.")),
+    ("match", r"is established", gettext_lazy(
+        "Cette procuration est établie : la personne qui l'a donnée la résilie sur "
+        "maprocuration.gouv.fr (ou au commissariat), puis annule sa demande ici.")),
+    ("match", r"vote took place", gettext_lazy("Le vote a eu lieu : rien à annuler.")),
+    ("match", r"declined this request", gettext_lazy(
+        "Cette mise en relation a déjà été refusée : proposez un autre mandataire.")),
     ("match", r"^Both sides accept", gettext_lazy(
         "La procuration s'établit une fois que vous avez accepté tous les deux.")),
     ("match", r"must be established", gettext_lazy(
@@ -374,7 +380,8 @@ def _proxies_context(member, posted: dict | None = None) -> dict:
 
 
 def _int(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 12 else 0
+    # ASCII digits only: str.isdigit() is true for "²", which int() refuses.
+    return int(raw) if raw and re.fullmatch(r"[0-9]{1,11}", raw) else 0
 
 
 @require_http_methods(["GET", "POST"])
