@@ -47,3 +47,15 @@ class Conflict(DomainError):
 
     code = "conflict"
     status = 409
+
+
+class Unauthenticated(DomainError):
+    """No credentials, or wrong ones (an ingestion token)."""
+
+    code = "unauthenticated"
+    status = 401
+
+
+class PayloadTooLarge(DomainError):
+    code = "too_large"
+    status = 413

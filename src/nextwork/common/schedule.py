@@ -1,10 +1,11 @@
-"""Daily background work without cron: each periodic task plans its own next run.
+"""Periodic background work without cron: each periodic task plans its own next run.
 
 The worker (``nextwork worker``) runs tasks through the Tasks API (django-tasks, database
-backend by default). A periodic task is registered here with its local time of day; when the
-worker starts, any registered task with no run planned is enqueued to run at once (a missed
-day is caught up), and every run plans the next one. Running a task twice on the same day is
-harmless by design (the daily coverage snapshot keeps one row per day).
+backend by default). A periodic task is registered here with its local time of day
+(``register``), or with an interval (``register_every``: the monitoring tick, every minute);
+when the worker starts, any registered task with no run planned is enqueued to run at once (a
+missed day is caught up), and every run plans the next one. Running a task twice on the same
+day is harmless by design (the daily coverage snapshot keeps one row per day).
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ import datetime
 
 from django.utils import timezone
 
-# Task path → (task, local time of day).
-PERIODIC: dict[str, tuple[object, datetime.time]] = {}
+# Task path → (task, local time of day, or the interval between two runs).
+PERIODIC: dict[str, tuple[object, datetime.time | datetime.timedelta]] = {}
 
 
 def register(task, at: datetime.time) -> None:
     PERIODIC[task.module_path] = (task, at)
+
+
+def register_every(task, every: datetime.timedelta) -> None:
+    PERIODIC[task.module_path] = (task, every)
 
 
 def next_occurrence(at: datetime.time, now: datetime.datetime | None = None) -> datetime.datetime:
@@ -47,7 +52,11 @@ def plan_next(task, *, now: datetime.datetime | None = None) -> None:
     """Called by a periodic task when it ran: enqueue its next run, unless one is planned."""
     _task, at = PERIODIC[task.module_path]
     if not _planned(task):
-        task.using(run_after=next_occurrence(at, now)).enqueue()
+        if isinstance(at, datetime.timedelta):
+            run_after = (now or timezone.now()) + at
+        else:
+            run_after = next_occurrence(at, now)
+        task.using(run_after=run_after).enqueue()
 
 
 def ensure_planned() -> list[str]:

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "nextwork.participation",
     "nextwork.fundraising",
     "nextwork.mobilisation",
+    "nextwork.monitoring",
     "nextwork.privacy",
 ]
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from nextwork.common.errors import DomainError, Forbidden
+from nextwork.common.errors import DomainError, Forbidden, PayloadTooLarge
 from nextwork.messaging.models import Delivery, DeliveryStatus
 from nextwork.messaging.sms import twilio
 from nextwork.messaging.sms.stop import handle_stop, is_stop
@@ -29,11 +29,6 @@ logger = logging.getLogger("nextwork.messaging.sms")
 
 MAX_BODY = 64 * 1024
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-class PayloadTooLarge(DomainError):
-    code = "too_large"
-    status = 413
 
 
 def _public_url(request: HttpRequest) -> str:

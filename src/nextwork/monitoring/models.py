@@ -1,0 +1,188 @@
+"""Buzz monitoring: what is said where (sources and their posts), what the organisation listens
+for (watch rules), when it suddenly rises (minute counts and spikes).
+
+- A ``Source`` is one place read by a plugin (an RSS/Atom feed, a Mastodon timeline, the
+  Bluesky firehose, or the ingestion endpoint fed by anything else), with its health: last
+  success, last error, consecutive failures, lag.
+- A ``Post`` is stored once whoever saw it (``key``: a hash of its network and its id there,
+  or of its canonical address), with only what a public post shows: author's name and handle,
+  text, language, times. Posts are public speech, not members' data; their retention is a
+  setting (docs/monitoring.md).
+- A ``WatchRule`` lists terms (words, phrases, hashtags, handles), exclusions and languages;
+  ``matcher.Matcher`` applies every rule in one pass. A ``Mention`` ties a post to a rule
+  it matched, once; ``MinuteCount`` keeps the rule's count per minute, upserted with the
+  mentions, for the series and the spike detection (``spikes``).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+MEMBER = settings.AUTH_USER_MODEL
+
+
+class SourceKind(models.TextChoices):
+    RSS = "rss", _("flux RSS ou Atom")
+    MASTODON = "mastodon", _("Mastodon")
+    BLUESKY = "bluesky", _("Bluesky")
+    INGEST = "ingest", _("point d'entrée (JSON lines)")
+
+
+class Source(models.Model):
+    """A place the platform listens to, and how that went last time."""
+
+    kind = models.CharField(max_length=20, choices=SourceKind.choices)
+    name = models.CharField(max_length=200, unique=True)
+    # What the plugin needs: {"url": …} for a feed; {"instance": …, "hashtags": […]} for
+    # Mastodon; see each plugin's docstring.
+    config = models.JSONField(default=dict, blank=True)
+    active = models.BooleanField(default=True)
+    interval_seconds = models.PositiveIntegerField(default=900)
+    # The ingestion endpoint's token, as a SHA-256 hex digest (the token is shown once).
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # Health: what the page of sources shows.
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    failures = models.PositiveIntegerField(default=0)  # consecutive
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    lag_seconds = models.FloatField(null=True, blank=True)
+    posts_stored = models.PositiveBigIntegerField(default=0)
+    # Politeness and resumption: HTTP validators of the last answer, the stream's position.
+    etag = models.CharField(max_length=300, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    cursor = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        MEMBER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Post(models.Model):
+    """One public post, stored once however many sources saw it."""
+
+    key = models.CharField(max_length=64, unique=True)
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="posts"
+    )
+    network = models.CharField(max_length=30)
+    external_id = models.CharField(max_length=500)
+    url = models.URLField(max_length=1000, blank=True)
+    author = models.CharField(max_length=200, blank=True)
+    author_handle = models.CharField(max_length=200, blank=True)
+    text = models.TextField()
+    lang = models.CharField(max_length=12, blank=True)
+    published_at = models.DateTimeField()
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["published_at"], name="post_published")]
+
+    def __str__(self) -> str:
+        return f"post #{self.pk} ({self.network})"
+
+
+class RuleKind(models.TextChoices):
+    CUSTOM = "custom", _("règle saisie")
+    ORGANISATION = "organisation", _("noms de l'organisation")
+    REPRESENTATIVE = "representative", _("élu·e")
+
+
+class WatchRule(models.Model):
+    """What to listen for. Representatives' rules are generated from the registry and keyed
+    by the official identifier of the person, which outlives a re-import of the registry."""
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=RuleKind.choices, default=RuleKind.CUSTOM)
+    terms = models.JSONField(default=list)
+    exclusions = models.JSONField(default=list, blank=True)
+    languages = models.JSONField(default=list, blank=True)
+    chamber = models.CharField(max_length=10, blank=True)
+    person_id = models.CharField(max_length=30, blank=True)
+    active = models.BooleanField(default=True)
+    # Spike alerts: at least this many posts in the detection window, and then at most one
+    # alert per cool-down.
+    min_count = models.PositiveIntegerField(default=10)
+    cooldown_minutes = models.PositiveIntegerField(default=60)
+    followers = models.ManyToManyField(MEMBER, blank=True, related_name="watch_rules_followed")
+    created_by = models.ForeignKey(
+        MEMBER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chamber", "person_id"],
+                condition=Q(kind="representative"),
+                name="one_rule_per_representative",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Mention(models.Model):
+    """A post matched a rule (once)."""
+
+    rule = models.ForeignKey(WatchRule, on_delete=models.CASCADE, related_name="mentions")
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="mentions")
+    published_at = models.DateTimeField()  # the post's, for the rule's lists without a join
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "post"], name="one_mention_per_rule_post")
+        ]
+        indexes = [models.Index(fields=["rule", "-published_at"], name="mention_rule_recent")]
+
+    def __str__(self) -> str:
+        return f"rule #{self.rule_id} in post #{self.post_id}"
+
+
+class MinuteCount(models.Model):
+    """How many posts matched a rule in one minute (rows exist for minutes with posts only)."""
+
+    rule = models.ForeignKey(WatchRule, on_delete=models.CASCADE, related_name="+")
+    minute = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "minute"], name="one_count_per_rule_minute")
+        ]
+
+    def __str__(self) -> str:
+        return f"rule #{self.rule_id} at {self.minute:%Y-%m-%d %H:%M}: {self.count}"
+
+
+class Spike(models.Model):
+    """A sudden rise of a rule's count (``spikes.detect``), and the alert it raised."""
+
+    rule = models.ForeignKey(WatchRule, on_delete=models.CASCADE, related_name="spikes")
+    start = models.DateTimeField()
+    peak = models.DateTimeField()
+    end = models.DateTimeField(null=True, blank=True)
+    count = models.PositiveIntegerField()
+    expected = models.FloatField()
+    score = models.FloatField()
+    detected_at = models.DateTimeField(default=timezone.now)
+    alerted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "start"], name="one_spike_per_rule_start")
+        ]
+        indexes = [models.Index(fields=["-start"], name="spike_recent")]
+
+    def __str__(self) -> str:
+        return f"spike of rule #{self.rule_id} at {self.start:%Y-%m-%d %H:%M}"
