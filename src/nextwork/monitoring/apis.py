@@ -196,3 +196,68 @@ def rule_series(request: HttpRequest, rule_id: int, query: Query[SeriesQuery]):
     return selectors.series(
         request.user, rule_id, bucket=query.bucket, start=query.start, end=query.end
     )
+
+
+# -- spikes ---------------------------------------------------------------------------------
+
+
+class TopPost(Schema):
+    url: str
+    author: str
+    text: str
+    published_at: datetime.datetime
+
+
+class SpikeOut(Schema):
+    id: int
+    rule: int
+    rule_name: str
+    start: datetime.datetime = Field(description="The minute the first spiking window ended.")
+    peak: datetime.datetime
+    end: datetime.datetime | None
+    count: int = Field(description="Posts in the window at the peak.")
+    expected: float = Field(description="What the rule's usual rhythm expected there.")
+    score: float
+    alerted_at: datetime.datetime | None
+    top_posts: list[TopPost]
+
+
+class SpikePage(Schema):
+    items: list[SpikeOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class SpikeQuery(Schema):
+    rule: int | None = Field(None, ge=1, le=2**63 - 1)
+    limit: int = Field(20, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+@router.get(
+    "/spikes",
+    response={200: SpikePage, **READ_ERRORS},
+    auth=django_auth,
+    summary="Spikes, the latest first, with the top posts of each (staff)",
+)
+def spike_list(request: HttpRequest, query: Query[SpikeQuery]):
+    from nextwork.monitoring.alerts import top_posts
+
+    found = selectors.spikes(request.user, rule_id=query.rule)
+    page = found[query.offset : query.offset + query.limit]
+    items = [
+        {
+            "id": s.pk, "rule": s.rule_id, "rule_name": s.rule.name, "start": s.start,
+            "peak": s.peak, "end": s.end, "count": s.count, "expected": s.expected,
+            "score": s.score, "alerted_at": s.alerted_at,
+            "top_posts": [
+                {"url": p.url, "author": p.author_handle or p.author, "text": p.text[:500],
+                 "published_at": p.published_at}
+                for p in top_posts(s)
+            ],
+        }
+        for s in page
+    ]  # fmt: skip
+    return {"items": items, "total": found.count(), "limit": query.limit,
+            "offset": query.offset}  # fmt: skip

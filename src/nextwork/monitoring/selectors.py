@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from nextwork.common.errors import Forbidden, InvalidInput, NotFound
-from nextwork.monitoring.models import MinuteCount, Source, WatchRule
+from nextwork.monitoring.models import MinuteCount, Source, Spike, WatchRule
 from nextwork.network.permissions import is_staff
 
 BUCKETS = {"minute": datetime.timedelta(minutes=1), "hour": datetime.timedelta(hours=1)}
@@ -80,3 +80,9 @@ def series(
         "rule": found.pk, "bucket": bucket, "start": start, "end": end,
         "points": [{"t": start + i * step, "count": n} for i, n in enumerate(counts)],
     }  # fmt: skip
+
+
+def spikes(caller, *, rule_id: int | None = None) -> QuerySet[Spike]:
+    require_staff(caller)
+    found = Spike.objects.select_related("rule").order_by("-start", "-pk")
+    return found.filter(rule_id=rule_id) if rule_id else found

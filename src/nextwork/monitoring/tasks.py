@@ -1,5 +1,6 @@
 """Background work of monitoring (run by ``nextwork worker``): every minute, the sources that
-are due are polled, each in a task of its own (``runner``)."""
+are due are polled, each in a task of its own (``runner``), and the last complete minute of
+every busy rule is judged for spikes (``alerts``)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,18 @@ TICK = datetime.timedelta(minutes=1)
 
 @task()
 def monitoring_tick() -> str:
+    from nextwork.monitoring import alerts
     from nextwork.monitoring.runner import due
 
     claimed = due()
     for source_id in claimed:
         poll_source_task.enqueue(source_id)
+    found = alerts.check()
     schedule.plan_next(monitoring_tick)
-    return f"{len(claimed)} sources to poll"
+    return (
+        f"{len(claimed)} sources to poll; {found['checked']} busy rules, "
+        f"{found['opened']} new spikes, {found['alerted']} alerted"
+    )
 
 
 @task()
