@@ -22,5 +22,6 @@ urlpatterns = [
     path("", include("nextwork.fundraising.urls")),
     path("", include("nextwork.mobilisation.urls")),
     path("", include("nextwork.mobilisation.reminder_urls")),
+    path("", include("nextwork.monitoring.urls")),
 ]
 handler404 = "nextwork.common.views.not_found"
