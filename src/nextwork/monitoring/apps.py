@@ -9,3 +9,7 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from nextwork.monitoring import tasks  # noqa: F401  (registers the minute tick)
+        from nextwork.monitoring.demo import seed
+        from nextwork.network.demo import demo_seeded
+
+        demo_seeded.connect(seed, dispatch_uid="monitoring.demo")
