@@ -26,11 +26,25 @@ def _nice_top(value: int) -> int:
     return 10 * power
 
 
-def _label(moment: datetime.datetime, bucket: str, span: datetime.timedelta) -> str:
-    local = timezone.localtime(moment)
+def _ticks(points: list, bucket: str, span: datetime.timedelta, x_of) -> list:
+    """Where to label the time axis: on round local hours for a day (every 4 hours), at
+    local midnight for a week (every day) or a month (every 5 days)."""
+    if not points:
+        return []
     if bucket == "minute" or span <= datetime.timedelta(days=1):
-        return f"{local:%H:%M}"
-    return f"{local:%d/%m}"
+        every, fmt = 4, "%H:%M"
+    else:
+        every, fmt = (1 if span <= datetime.timedelta(days=8) else 5), "%d/%m"
+    found = []
+    for p in points:
+        local = timezone.localtime(p["t"])
+        if local.minute:
+            continue
+        if fmt == "%H:%M" and local.hour % every == 0:
+            found.append((x_of(p["t"]), f"{local:%H:%M}"))
+        elif fmt == "%d/%m" and local.hour == 0 and local.toordinal() % every == 0:
+            found.append((x_of(p["t"]), f"{local:%d/%m}"))
+    return found
 
 
 def series_svg(series: dict, spikes: list, *, title: str) -> str:
@@ -78,14 +92,14 @@ def series_svg(series: dict, spikes: list, *, title: str) -> str:
                     f'y2="{y:.1f}"/>')  # fmt: skip
         body.append(f'<text class="tick" x="{LEFT - 8}" y="{y + 4:.1f}" '
                     f'text-anchor="end">{value}</text>')  # fmt: skip
-    if n:
-        every = max(1, n // 6)
-        for i in range(0, n, every):
-            x = LEFT + i * bar_w
-            body.append(
-                f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="start">'
-                f"{escape(_label(points[i]['t'], series['bucket'], span))}</text>"
-            )
+    for k, (x, label) in enumerate(_ticks(points, series["bucket"], span, x_of)):
+        if x > WIDTH - RIGHT - 34:  # a label cut by the edge says nothing
+            continue
+        thin = " thin" if k % 2 else ""
+        body.append(
+            f'<text class="tick{thin}" x="{x:.1f}" y="{HEIGHT - BOTTOM + 18}" '
+            f'text-anchor="middle">{escape(label)}</text>'
+        )
     unit = _("par minute") if series["bucket"] == "minute" else _("par heure")
     total = sum(p["count"] for p in points)
     desc = _("%(total)s messages, %(unit)s, du %(start)s au %(end)s ; %(spikes)s pic(s).") % {

@@ -133,7 +133,8 @@ def rule(request: HttpRequest, rule_id: int) -> HttpResponse:
         "name": found.name})  # fmt: skip
     return render(request, "monitoring/rule.html", {
         "rule": found, "svg": svg, "period": key, "periods": list(PERIODS), "spikes": spikes,
-        "top_posts": top_posts, "authors": authors, "total": mentions.count(),
+        "top_posts": top_posts, "authors": authors,
+        "total": sum(p["count"] for p in series["points"]),
         "following": found.followers.filter(pk=request.user.pk).exists(),
     })  # fmt: skip
 
