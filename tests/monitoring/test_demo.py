@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 def test_demo_seeds_rules_with_history_spikes_and_posts(registry, client):
     seed_demo(members=100)
-    assert WatchRule.objects.count() == 3
+    assert WatchRule.objects.filter(kind="custom").count() == 3
+    assert WatchRule.objects.filter(kind="representative").count() > 800  # from the registry
     retraites = WatchRule.objects.get(name="Retraites")
     assert MinuteCount.objects.filter(rule=retraites).count() > 5000
     recent = Spike.objects.filter(rule=retraites).order_by("-start")
@@ -25,4 +26,4 @@ def test_demo_seeds_rules_with_history_spikes_and_posts(registry, client):
     client.force_login(staff)
     assert client.get(f"/espace/veille/regles/{retraites.pk}/").status_code == 200
     seed_demo(members=100)
-    assert WatchRule.objects.count() == 3 and Source.objects.count() == 2
+    assert WatchRule.objects.filter(kind="custom").count() == 3 and Source.objects.count() == 2

@@ -1,8 +1,9 @@
-"""Demonstration data for monitoring, added when ``nextwork demo`` seeds its network: three
-watch rules with sixteen days of minute counts following a daily rhythm, a burst yesterday
-evening and one an hour ago (found by the real detector, ``spikes.detect``), posts behind the
-recent counts so the lists have something to show, and two sources: an ingestion endpoint and
-a feed switched off (nothing is fetched from the outside)."""
+"""Demonstration data for monitoring, added when ``nextwork demo`` seeds its network: the
+representatives' rules from the registry; three watch rules with sixteen days of minute counts
+following a daily rhythm, a burst yesterday evening and one an hour ago (found by the real
+detector, ``spikes.detect``); posts behind the recent counts so the lists have something to
+show; and two sources, an ingestion endpoint and a feed switched off (nothing is fetched from
+the outside)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from nextwork.monitoring.models import (
     Spike,
     WatchRule,
 )
+from nextwork.monitoring.services import representative_rules_sync
 
 RULES = [
     ("Retraites", ["retraites", "#RéformeDesRetraites", "âge de départ"], ["complémentaires"], 40),
@@ -97,6 +99,7 @@ def seed(sender=None, *, people, staff, rng, **kwargs) -> None:
             )  # fmt: skip
         if name == "Retraites":
             _posts(rule, counts, start, rng)
+    representative_rules_sync(by=staff)
 
 
 def _posts(rule: WatchRule, counts: np.ndarray, start: datetime.datetime, rng) -> None:

@@ -12,7 +12,7 @@ import re
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from nextwork.common import messages
 from nextwork.common.errors import DomainError, NotFound
 from nextwork.monitoring import charts, selectors, services
-from nextwork.monitoring.models import Mention, RuleKind, Spike, WatchRule
+from nextwork.monitoring.models import Mention, MinuteCount, RuleKind, Spike, WatchRule
 from nextwork.network.permissions import is_staff
 
 PERIODS = {
@@ -85,11 +85,17 @@ def home(request: HttpRequest) -> HttpResponse:
         selectors.rules(request.user)
         .exclude(kind=RuleKind.REPRESENTATIVE)
         .annotate(
-            day=Count("mentions", filter=Q(mentions__published_at__gte=since)),
             last_spike=Max("spikes__start"),
             followed=Count("followers", filter=Q(followers=request.user)),
         )
     )
+    # The day's figure comes from the minute counts, as the rule's chart does.
+    day = dict(
+        MinuteCount.objects.filter(minute__gte=since, rule__in=[r.pk for r in rules])
+        .values("rule").annotate(total=Sum("count")).values_list("rule", "total")
+    )  # fmt: skip
+    for r in rules:
+        r.day = day.get(r.pk, 0)
     spikes = list(selectors.spikes(request.user)[:10])
     sources = list(selectors.sources(request.user))
     failing = [s for s in sources if s.failures]
