@@ -186,3 +186,121 @@ class Spike(models.Model):
 
     def __str__(self) -> str:
         return f"spike of rule #{self.rule_id} at {self.start:%Y-%m-%d %H:%M}"
+
+
+# -- presence audit --
+# Is the organisation's presence consistent everywhere (docs/presence.md)? A ``Channel`` is
+# one place where it speaks (its website, a Mastodon account, a YouTube channel…), of the
+# organisation (no area) or of a local group or relay (an area, and possibly its member). An
+# audit reads every active channel of one scope into a ``ChannelSnapshot`` and writes a
+# ``PresenceReport``: a score and findings with their fixes, kept over time so progress shows.
+
+
+class ChannelKind(models.TextChoices):
+    WEBSITE = "website", _("site web")
+    FACEBOOK = "facebook", _("Facebook")
+    X = "x", _("X (Twitter)")
+    INSTAGRAM = "instagram", _("Instagram")
+    LINKEDIN = "linkedin", _("LinkedIn")
+    YOUTUBE = "youtube", _("YouTube")
+    TIKTOK = "tiktok", _("TikTok")
+    MASTODON = "mastodon", _("Mastodon")
+    BLUESKY = "bluesky", _("Bluesky")
+    PEERTUBE = "peertube", _("PeerTube")
+    OTHER = "other", _("autre")
+
+
+class Channel(models.Model):
+    """A place where the organisation, a local group or a relay speaks in public."""
+
+    kind = models.CharField(max_length=20, choices=ChannelKind.choices)
+    url = models.URLField(max_length=1000)
+    # What the URL names on its network (@name@instance, name.bsky.social), derived on save.
+    handle = models.CharField(max_length=200, blank=True)
+    label = models.CharField(max_length=200, blank=True)
+    # Whose it is: no area is the organisation's; an area is a local group's or a relay's
+    # (a constituency, a department), and ``member`` the person who holds it, if any.
+    area = models.ForeignKey(
+        "territories.Area",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="channels",
+    )
+    member = models.ForeignKey(
+        MEMBER, null=True, blank=True, on_delete=models.SET_NULL, related_name="channels"
+    )
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        MEMBER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["area", "active"], name="channel_scope")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.url}"
+
+
+class PresenceReport(models.Model):
+    """One audit of a scope (the organisation, or an area): its score and what to fix."""
+
+    area = models.ForeignKey(
+        "territories.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        MEMBER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    score = models.PositiveSmallIntegerField()  # 0–100, presence.checks.score
+    # [{"code", "severity", "weight", "channels": [ids], "message", "fix"}], messages in French.
+    findings = models.JSONField(default=list)
+    # The scope's report before this one, for the progress ("72 → 85").
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["area", "-created_at"], name="presence_report_scope")]
+
+    def __str__(self) -> str:
+        return f"presence report #{self.pk}: {self.score}"
+
+
+class ChannelSnapshot(models.Model):
+    """What was read of one channel at one time (or typed by hand where nothing can be read)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="snapshots")
+    # The audit that read it; empty for what staff typed by hand, until an audit uses it.
+    report = models.ForeignKey(
+        PresenceReport,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="snapshots",
+    )
+    read_at = models.DateTimeField(default=timezone.now)
+    name = models.CharField(max_length=300, blank=True)
+    description = models.TextField(blank=True)
+    avatar_url = models.URLField(max_length=1000, blank=True)
+    avatar_hash = models.CharField(max_length=64, blank=True)  # hex of imagehash.phash
+    website = models.URLField(max_length=1000, blank=True)
+    links = models.JSONField(default=list, blank=True)  # every link found, absolute URLs
+    # Links that prove identity: rel="me" on a page, fields Mastodon verified.
+    me_links = models.JSONField(default=list, blank=True)
+    last_post_at = models.DateTimeField(null=True, blank=True)
+    read_ok = models.BooleanField(default=True)
+    error = models.CharField(max_length=300, blank=True)
+    entered_by_hand = models.BooleanField(default=False)
+    entered_by = models.ForeignKey(
+        MEMBER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["channel", "-read_at"], name="snapshot_recent")]
+
+    def __str__(self) -> str:
+        return f"snapshot of channel #{self.channel_id} at {self.read_at:%Y-%m-%d %H:%M}"

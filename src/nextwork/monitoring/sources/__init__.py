@@ -69,7 +69,7 @@ def register(plugin: type[SourcePlugin]) -> type[SourcePlugin]:
 
 
 def plugin_for(kind: str) -> SourcePlugin:
-    from nextwork.monitoring.sources import ingest, rss  # noqa: F401  (the built-ins register)
+    from nextwork.monitoring.sources import bluesky, ingest, mastodon, rss  # noqa: F401
 
     try:
         return REGISTRY[kind]
