@@ -296,7 +296,11 @@ def _read_all(channels: list[Channel], typed: dict, seconds: float) -> dict:
         readings = {}
         for future, pk in futures.items():
             if future.done() and not future.cancelled():
-                readings[pk] = future.result()
+                try:
+                    readings[pk] = future.result()
+                except Exception:  # an image library's surprise, say: one channel, not all
+                    log.exception("presence reading of channel %s failed", pk)
+                    readings[pk] = Reading(ok=False, error="erreur inattendue de lecture")
             else:
                 readings[pk] = Reading(ok=False, error="temps d'audit épuisé avant la lecture")
         return readings
