@@ -253,3 +253,13 @@ def test_a_config_is_kept_tidy(people):
     )  # fmt: skip
     assert made.config == {"instance": "https://mastodon.social",
                            "hashtags": ["Retraites", "grève"], "timeline": ""}  # fmt: skip
+
+
+def test_an_unreadable_status_is_skipped_not_a_stuck_source(source, server):
+    odd = {"id": "113560000000000021", "created_at": "2026-11-27T09:01:00.000Z", "content": ""}
+    good = statuses("mastodon_tag_retraites_next.json")[0]
+    server.route(TAG.format("retraites"), Answer(body=json.dumps([odd, good]).encode()))
+    made = source()
+    assert runner.poll_source(made.pk).endswith("1 new, 0 seen before, 0 mentions")
+    made = reload(made)
+    assert made.failures == 0 and made.cursor == '{"#retraites":"113560000000000021"}'

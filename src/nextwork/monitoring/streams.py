@@ -33,6 +33,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass
 
 from django.db import connections
@@ -125,32 +126,34 @@ def run_stream(
         stats.connections += 1
         batch, stop_here = _Batch(), False
         try:
-            for event in plugin.events(source, source.cursor, stop):
-                if event is not None:
-                    stats.events += 1
-                    if event.malformed:
-                        stats.malformed += 1
-                        logger.warning("monitoring source #%s: a malformed event skipped",
-                                       source.pk)  # fmt: skip
-                    elif event.post is None:
-                        stats.ignored += 1
-                    batch.add(event)
-                if batch.events >= batch_size or (
-                    batch.events and time.monotonic() - batch.started >= flush_seconds
-                ):
-                    _store(source, batch, stats)
-                    batch, health_at = _Batch(), time.monotonic()
-                elif time.monotonic() - health_at >= HEALTH_SECONDS:
-                    _store(source, batch, stats, alive=True)
-                    batch, health_at = _Batch(), time.monotonic()
-                    if not Source.objects.filter(pk=source.pk, active=True).exists():
-                        stop_here = True
+            # closing(): the connection is closed as soon as the runner stops reading.
+            with closing(plugin.events(source, source.cursor, stop)) as events:
+                for event in events:
+                    if event is not None:
+                        stats.events += 1
+                        if event.malformed:
+                            stats.malformed += 1
+                            logger.warning("monitoring source #%s: a malformed event skipped",
+                                           source.pk)  # fmt: skip
+                        elif event.post is None:
+                            stats.ignored += 1
+                        batch.add(event)
+                    if batch.events >= batch_size or (
+                        batch.events and time.monotonic() - batch.started >= flush_seconds
+                    ):
+                        _store(source, batch, stats)
+                        batch, health_at = _Batch(), time.monotonic()
+                    elif time.monotonic() - health_at >= HEALTH_SECONDS:
+                        _store(source, batch, stats, alive=True)
+                        batch, health_at = _Batch(), time.monotonic()
+                        if not Source.objects.filter(pk=source.pk, active=True).exists():
+                            stop_here = True
+                            break
+                    if stop.is_set():
                         break
-                if stop.is_set():
-                    break
-            else:
-                if not stop.is_set():
-                    raise SourceError("The stream ended (closed by the other end).")
+                else:
+                    if not stop.is_set():
+                        raise SourceError("The stream ended (closed by the other end).")
         except SourceError as exc:
             _store(source, batch, stats)  # what was read before the drop is kept
             stats.drops += 1

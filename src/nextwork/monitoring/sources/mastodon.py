@@ -25,7 +25,8 @@ Each status becomes one post: its ``uri`` (the same everywhere it federates) as 
 address (``url``, else ``uri``) — so the same status seen from two hashtags or two instances
 is stored once —, the author's display name and ``@acct@host`` handle, the text of its HTML
 (content warning first, tags dropped, entities decoded, hashtags kept as ``#Tag`` words), its
-language and time. A boost is stored as the status it boosts.
+language and time. A boost is stored as the status it boosts. A status that cannot be read
+(a field missing) is skipped and logged; an answer with nothing readable is an error.
 
 A 429 (rate limit) or 503 is ``SourceBusy`` until the time the instance gives
 (``Retry-After`` or ``X-RateLimit-Reset``); any other failure (HTTP error, an answer that is
@@ -40,6 +41,7 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -69,6 +71,8 @@ from nextwork.monitoring.sources import (
     register,
     retry_after,
 )
+
+logger = logging.getLogger(__name__)
 
 MAX_HASHTAGS = 20
 PAGE_SIZE = 40  # Mastodon's largest page of statuses
@@ -174,16 +178,22 @@ class MastodonTimelines(SourcePlugin):
         finally:
             session.close()
         host = urlsplit(instance).netloc
-        posts, newest = [], None
+        posts, newest, unreadable = [], None, 0
         for stream in streams:
             for status in stream.statuses:
                 post = _post(status, host)
-                if post is None:
-                    raise SourceError(f"{instance} answered with something that is not a "
-                                      "list of statuses.")  # fmt: skip
+                if post is None:  # one odd status must not block the stream forever
+                    unreadable += 1
+                    continue
                 posts.append(post)
                 if newest is None or post.published_at > newest:
                     newest = post.published_at
+        if unreadable and not posts:
+            raise SourceError(f"{instance} answered with something that is not a list of "
+                              "statuses.")  # fmt: skip
+        if unreadable:
+            logger.warning("mastodon source #%s: %s unreadable statuses skipped", source.pk,
+                           unreadable)  # fmt: skip
         return PollResult(posts=posts, cursor=_cursor(streams), newest=newest)
 
     @staticmethod
