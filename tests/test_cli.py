@@ -51,6 +51,7 @@ def test_help_lists_the_commands(capsys):
         "coverage",
         "demo",
         "mobilisation",
+        "listen",
         "check",
         "manage",
     } == set(listed)

@@ -20,6 +20,7 @@ COMMANDS = (
     "coverage",
     "demo",
     "mobilisation",
+    "listen",
     "check",
 )
 
@@ -43,6 +44,8 @@ def command_help() -> dict[str, str]:
             app = "nextwork.network"
         if name == "mobilisation":
             app = "nextwork.mobilisation"
+        if name == "listen":
+            app = "nextwork.monitoring"
         helps[name] = load_command_class(app, name).help.strip().splitlines()[0]
     helps["manage"] = "Run any Django management command (migrate, createsuperuser, shell…)."
     return helps
