@@ -13,7 +13,10 @@ commas and full stops, elisions (``l'``, ``d'``), and now and then a camel-case 
 (bare or with an instance), an email address or a URL; 80 % are French, 10 % English, 10 % of
 unknown language.
 
-Measured, in posts per second on one core:
+Measured, in posts per second on one core, each figure twice: by the CPU time of this process
+(``time.process_time``, what the target is about: the machine may be shared, and other processes'
+time is not ours) and by the wall clock (``time.perf_counter``). The load average is printed
+before and after, to judge the wall-clock figures:
 
 1. ``Matcher.match`` on every post: the first pass (its token cache cold) and the best of
    ``--repeat`` passes (warm, as in a long-running worker). ``normalise`` alone is shown too, to
@@ -39,8 +42,9 @@ import random
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 try:
     from nextwork.monitoring.matcher import Matcher, RuleSpec, check_term, normalise
@@ -274,12 +278,39 @@ def naive_baseline(shared: Rules) -> Callable[[str, str], set[int]]:
 # -- measuring ---------------------------------------------------------------------------------
 
 
-def rate(fn: Callable[[str, str], object], posts: Sequence[tuple[str, str]]) -> float:
+class Rate(NamedTuple):
+    """Posts per second of one pass, by CPU time and by wall clock."""
+
+    cpu: float
+    wall: float
+
+    def __str__(self) -> str:
+        return f"{self.cpu:,.0f} posts/s CPU ({self.wall:,.0f} wall)"
+
+
+def rate(fn: Callable[[str, str], object], posts: Sequence[tuple[str, str]]) -> Rate:
     """Posts per second of one pass."""
-    started = time.perf_counter()
+    cpu, wall = time.process_time(), time.perf_counter()
     for text, lang in posts:
         fn(text, lang)
-    return len(posts) / (time.perf_counter() - started)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return Rate(len(posts) / max(cpu, 1e-9), len(posts) / wall)
+
+
+def best(rates: Iterable[Rate]) -> Rate:
+    """The best pass of each clock (not necessarily the same pass)."""
+    rates = list(rates)
+    return Rate(max(r.cpu for r in rates), max(r.wall for r in rates))
+
+
+def load() -> str:
+    if not hasattr(os, "getloadavg"):
+        return "load average unknown"
+    return (
+        "load average "
+        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        + f" ({os.cpu_count()} CPUs)"
+    )
 
 
 def say(text: str = "") -> None:
@@ -288,6 +319,12 @@ def say(text: str = "") -> None:
 
 def ratio_text(ratio: float) -> str:
     return f"×{ratio:,.1f} faster" if ratio >= 1 else f"×{1 / ratio:,.2f} slower"
+
+
+def ratios(ours: Rate, theirs: Rate) -> str:
+    return (
+        f"{ratio_text(ours.cpu / theirs.cpu)} (CPU), {ratio_text(ours.wall / theirs.wall)} (wall)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -308,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(os, "sched_setaffinity"):  # one core, as the target says
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
-    say(f"Python {platform.python_version()}, {platform.machine()}, one core")
+    say(f"Python {platform.python_version()}, {platform.machine()}, one core; {load()}")
     rng = random.Random(args.seed)
     started = time.perf_counter()
     vocab = vocabulary(args.vocabulary, rng)
@@ -328,14 +365,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"matcher built in {build * 1000:,.0f} ms")
 
     cold = rate(matcher.match, posts)
-    warm = max(rate(matcher.match, posts) for _ in range(args.repeat))
-    norm = max(rate(lambda text, _lang: normalise(text), posts) for _ in range(args.repeat))
+    warm = best(rate(matcher.match, posts) for _ in range(args.repeat))
+    norm = best(rate(lambda text, _lang: normalise(text), posts) for _ in range(args.repeat))
     hits = sum(len(matcher.match(text, lang)) for text, lang in posts[:n_sample])
-    say(f"1. Matcher.match: {warm:,.0f} posts/s (best of {args.repeat} passes over {n_posts:,})")
-    say(f"   first pass, token cache cold: {cold:,.0f} posts/s")
-    say(f"   normalise() alone: {norm:,.0f} posts/s; rules matched per post: {hits / n_sample:.2f}")
-    verdict = "met" if warm >= TARGET else "MISSED"
-    say(f"   target ≥ {TARGET:,} posts/s for 10,000 rules: {verdict}")
+    say(f"1. Matcher.match: {warm} (best of {args.repeat} passes over {n_posts:,})")
+    say(f"   first pass, token cache cold: {cold}")
+    say(f"   normalise() alone: {norm}; rules matched per post: {hits / n_sample:.2f}")
+    verdict = "met" if warm.cpu >= TARGET else "MISSED"
+    say(f"   target ≥ {TARGET:,} posts/s per core (CPU time), {n_rules:,} rules: {verdict}")
 
     shared = Rules(rules)
     started = time.perf_counter()
@@ -346,12 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     regex_rate = rate(regex, sample)
     naive_rate = rate(naive, sample)
     say(
-        f"2. baseline A, one regex alternation: {regex_rate:,.0f} posts/s "
+        f"2. baseline A, one regex alternation: {regex_rate} "
         f"(first {n_sample:,} posts; compiled in {regex_build:,.1f} s)"
     )
-    say(f"3. baseline B, naive loop over rules: {naive_rate:,.0f} posts/s (first {n_sample:,})")
-    say(f"   Matcher vs regex: {ratio_text(warm / regex_rate)}")
-    say(f"   Matcher vs naive: {ratio_text(warm / naive_rate)}")
+    say(f"3. baseline B, naive loop over rules: {naive_rate} (first {n_sample:,})")
+    say(f"   Matcher vs regex: {ratios(warm, regex_rate)}")
+    say(f"   Matcher vs naive: {ratios(warm, naive_rate)}")
 
     same_regex = same_naive = 0
     for text, lang in sample:
@@ -362,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"agreement on {n_sample:,} posts: regex {same_regex:,}/{n_sample:,}, "
         f"naive {same_naive:,}/{n_sample:,}"
     )
+    say(f"done; {load()}")
     return 0 if same_regex == same_naive == n_sample else 1
 
 

@@ -424,3 +424,96 @@ def test_the_reference_is_not_trivially_empty() -> None:
     post = "la Loi-Travail #LoiTravail @CGT@mastodon.social"
     assert reference_match(rules, post, "") == {1, 2, 3}
     assert reference_match(rules, "loi du travail, #loi @cgtinfo", "") == set()
+
+
+# -- the fast paths against the token path -----------------------------------------------------
+
+SPECIAL_TOKENS = [
+    "#RéformeDesRetraites",
+    "#loi_travail",
+    "#CGTInfo",
+    "#Paris2024JO",
+    "#Œuvre",
+    "(#LoiTravail)",
+    "#x",
+    "C#",
+    "&#39;",
+    "@CGT@Mastodon.Social.",
+    "@cgt.bsky.social",
+    "@René",
+    "contact@cgt.fr",
+    "jean.dupont@Cgt.fr,",
+    "https://www.cgt.fr/actu/loi-travail?utm_source=x#haut",
+    "http://Élysée.fr/",
+    "www.Lemonde.fr/politique/",
+    "WWW.cgt.fr",
+    "www…",
+    "https://x.fr/“a”",
+    "a/b",
+    "1/2",
+    "//",
+    "@",
+    "#",
+]
+PLAIN_TOKENS = [
+    "loi",
+    "Travail",
+    "l’Assemblée",
+    "d'un",
+    "aujourd'hui",
+    "grève,",
+    "élus.",
+    "«",
+    "»",
+    "—",
+    "Œuvre",
+    "cœur",
+    "ex-æquo",
+    "Straße",
+    "½",
+    "µ",
+    "ＣＧＴ",
+    "e\u0301lus",
+    "…",
+    "www",
+    "3.5",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.sampled_from(SPECIAL_TOKENS + PLAIN_TOKENS), max_size=12),
+    st.lists(st.sampled_from([" ", " ", "  ", "\u00a0", "\u202f", "\n", "\t"]), min_size=12),
+)
+def test_the_mixed_path_agrees_with_the_token_path(tokens: list[str], spaces: list[str]) -> None:
+    """Posts with hashtags, handles, URLs and emails send only those tokens through the token
+    cache; whatever surrounds them, the whole post must read as the token path reads it."""
+    text = "".join(token + space for token, space in zip(tokens, spaces, strict=False))
+    assert matcher_module._padded(text) == matcher_module._padded_tokens(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=20))
+def test_the_folding_table_agrees_with_unicode_folding(text: str) -> None:
+    """The Latin-1 table of :func:`_fold` equals casefold, NFKD, marks dropped, NFC."""
+    assert matcher_module._fold(text) == matcher_module._unaccent(text.casefold())
+
+
+def test_phrases_match_across_special_tokens_as_on_the_token_path() -> None:
+    """A hashtag's words stay in their sentence; a handle or URL between two words keeps them
+    apart."""
+    assert matches(("non a la reforme des retraites",), "Non à la #RéformeDesRetraites !")
+    assert matches(("la loi travail", "#LoiTravail"), "Contre la #LoiTravail, @cgt dit non")
+    assert not matches(("loi travail",), "la loi @cgt travail")
+    assert not matches(("loi travail",), "la loi https://cgt.fr/x travail")
+    assert matches(("loi cgt fr travail",), "la loi https://cgt.fr/x travail")
+
+
+def test_the_language_cache_gives_what_the_languages_say() -> None:
+    rules = [RuleSpec(1, ("greve",), languages=("fr",)), RuleSpec(2, ("greve",))]
+    matcher = Matcher(rules)
+    for _ in range(2):  # the second time from the cache
+        assert matcher.match("grève", "fr-FR") == {1, 2}
+        assert matcher.match("grève", "en") == {2}
+        assert matcher.match("grève", "und") == {1, 2}
+        assert matcher.match("grève", "") == {1, 2}

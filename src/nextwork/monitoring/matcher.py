@@ -79,9 +79,14 @@ Exclusions and languages
 
 Cost
 ----
-Normalisation works whitespace token by whitespace token, through a cache of the tokens already
-seen (at most ``TOKEN_CACHE_SIZE`` entries, emptied when full), because words repeat: most tokens
-of a post are then a dictionary look-up instead of Unicode folding and regular expressions.
+A post in Latin-1 (most French text, once its curly quotes, dashes and ``œ`` are replaced) is
+normalised whole by two ``bytes.translate`` tables, derived character by character from the
+general rules above. If it holds ``#``, ``@``, ``/`` or ``www.``, only the whitespace tokens that
+do go the general way, the rest of the post staying on the tables. Any other post is normalised
+whitespace token by whitespace token. The general way goes through a cache of the tokens already
+seen (at most ``TOKEN_CACHE_SIZE`` entries, emptied when full), because words, handles and
+hashtags repeat: most tokens are then a dictionary look-up instead of Unicode folding and regular
+expressions. Tests check that every path gives what the token-by-token path gives.
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ import ahocorasick
 MIN_LENGTH = 2
 MAX_LENGTH = 200
 TOKEN_CACHE_SIZE = 200_000
+LANGUAGE_CACHE_SIZE = 1_000
 UNKNOWN_LANGUAGES = frozenset({"", "und"})
 
 
@@ -143,10 +149,34 @@ def _fold(text: str) -> str:
     text = text.casefold()
     if text.isascii():
         return text
+    # Latin-1 text (French, mostly) a character at a time through a table derived from
+    # _unaccent below; a NUL byte marks the characters that do not give one Latin-1 character.
+    try:
+        folded = text.encode("latin-1").translate(_UNACCENT_BYTES)
+    except UnicodeEncodeError:
+        return _unaccent(text)
+    return _unaccent(text) if 0 in folded else folded.decode("latin-1")
+
+
+def _unaccent(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     # Recompose what NFKD split apart without being an accent (Hangul syllables, for one).
     return unicodedata.normalize("NFC", stripped).translate(_LETTERS)
+
+
+def _unaccent_table() -> bytes:
+    # Without marks, nothing that Latin-1 decomposes into recomposes with its neighbour: the
+    # folding of a Latin-1 text is that of its characters, one by one.
+    table = bytearray(256)
+    for byte in range(1, 256):
+        folded = _unaccent(chr(byte))
+        if len(folded) == 1 and ord(folded) < 256:
+            table[byte] = ord(folded)
+    return bytes(table)
+
+
+_UNACCENT_BYTES = _unaccent_table()
 
 
 def _words(text: str) -> str:
@@ -187,8 +217,8 @@ def _host_words(address: str) -> str:
 
 def _normalise_token(raw: str) -> str | tuple[str, tuple[str, ...]]:
     """One whitespace-separated token of a post: its words (and handles) followed by one space,
-    or "" when it has none; with its hashtag tokens alongside when it holds hashtags, for
-    :func:`normalise` to move them to the end of the text."""
+    or "" when it has none; with its hashtag tokens alongside (each followed by one space too)
+    when it holds hashtags, for :func:`normalise` to move them to the end of the text."""
     text = unicodedata.normalize("NFKC", raw)
     if "#" not in text and "@" not in text and "/" not in text and "." not in text:
         words = _words(text)
@@ -208,7 +238,7 @@ def _normalise_token(raw: str) -> str | tuple[str, tuple[str, ...]]:
             pieces.append(_fold(value))
         else:
             pieces.append(_words(_camel_words(value[1:])))
-            tags.append(_hashtag_token(value[1:]))
+            tags.append(_hashtag_token(value[1:]) + " ")
     pieces.append(_words(text[end:]))
     words = "".join(f"{piece} " for piece in pieces if piece)
     return (words, tuple(tags)) if tags else words
@@ -247,41 +277,58 @@ def _padded_tokens(text: str) -> str:
         for part in parts:
             if isinstance(part, tuple):
                 words.append(part[0])
-                tags.extend(f"{tag} " for tag in part[1])
+                tags.extend(part[1])
             else:
                 words.append(part)
         return " " + "".join(words) + "".join(tags)
 
 
 # The fast path, for the common case of a post in Latin-1 (most French text, once its curly
-# apostrophes and œ are replaced) with no hashtag, handle, URL or email address: two 256-byte
-# bytes.translate tables do NFKC, casefold, accent removal and separators at C speed. Each byte
-# maps to what the token path gives for that character alone (computed from it below, so the two
-# cannot drift apart: a test compares them), or to NUL when that is not one ASCII character
-# (ß → ss, µ → μ, ½ → 1⁄2): NUL sends the post to the token path.
+# apostrophes and œ are replaced): one 256-byte bytes.translate table does NFKC, casefold, accent
+# removal and separators at C speed. Each byte maps to what the token path gives for that
+# character alone (computed from it below, so the two cannot drift apart: a test compares them),
+# or to NUL when that is not one ASCII character (ß → ss, µ → μ, ½ → 1⁄2): NUL sends the post to
+# the token path. The table keeps ``#``, ``@``, ``/`` and ``.``, to find the whitespace tokens
+# that may hold a hashtag, handle, URL or email address: only those go through the token path
+# (:func:`_padded_mixed`), the rest of the post stays on the fast path. A second table finds the
+# whitespace around them.
 _COMMON = (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("–", "-"), ("—", "-"))
 _COMMON += (("…", "."), ("œ", "oe"), ("Œ", "OE"), ("\u202f", " "))
 
 
 def _byte_tables() -> tuple[bytes, bytes]:
-    fold, separate = bytearray(256), bytearray(256)
+    fold, blank = bytearray(256), bytearray(256)
     for byte in range(256):
         char = chr(byte)
+        # What str.split() splits at; Latin-1 bytes are code points, so this is exact.
+        blank[byte] = ord(" ") if char.isspace() else ord("x")
         if char in "#@/.":
             fold[byte] = byte  # kept for the look-out for URLs, handles, hashtags
-            separate[byte] = ord(" ")
             continue
         words = _words(unicodedata.normalize("NFKC", char))
         if words == "":
-            fold[byte] = separate[byte] = ord(" ")
+            fold[byte] = ord(" ")
         elif len(words) == 1 and words.isascii():
-            fold[byte] = separate[byte] = ord(words)
+            fold[byte] = ord(words)
         else:
-            fold[byte] = separate[byte] = 0
-    return bytes(fold), bytes(separate)
+            fold[byte] = 0
+    return bytes(fold), bytes(blank)
 
 
-_FOLD_BYTES, _SEPARATE_BYTES = _byte_tables()
+_FOLD_BYTES, _BLANK_BYTES = _byte_tables()
+_SPECIAL_MARKS = (b"#", b"@", b"/", b"www.")
+
+
+def _spaced(data: bytes) -> str:
+    """Folded bytes whose separators are spaces → ``" words "`` (or ``" "``), one space between
+    words: the automaton's keys hold single spaces."""
+    # Runs of two (", ", ". ") are most of them: split and join halves what a replace loop costs.
+    # bytes.find, not ``in``: with a bytes needle ``in`` costs twice as much.
+    data = b" ".join(data.split(b"  "))
+    while data.find(b"  ") >= 0:
+        data = data.replace(b"  ", b" ")
+    data = data.strip(b" ")
+    return f" {data.decode('ascii')} " if data else " "
 
 
 def _padded(text: str) -> str:
@@ -293,16 +340,57 @@ def _padded(text: str) -> str:
             if char in latin:
                 latin = latin.replace(char, replacement)
     try:
-        data = latin.encode("latin-1").translate(_FOLD_BYTES)
+        raw = latin.encode("latin-1")
     except UnicodeEncodeError:
         return _padded_tokens(text)
-    if b"\0" in data or b"#" in data or b"@" in data or b"/" in data or b"www." in data:
+    data = raw.translate(_FOLD_BYTES)
+    if 0 in data:
         return _padded_tokens(text)
-    data = data.translate(_SEPARATE_BYTES)
-    while b"  " in data:
-        data = data.replace(b"  ", b" ")
-    data = data.strip(b" ")
-    return f" {data.decode('ascii')} " if data else " "
+    if 35 in data or 64 in data or 47 in data or data.find(b"www.") >= 0:  # '#', '@', '/'
+        # Only œ and Œ change length (into oe, OE): without them, byte i of ``raw`` is
+        # character i of ``text``, and whitespace is where it was.
+        if len(raw) != len(text):
+            return _padded_tokens(text)
+        return _padded_mixed(text, raw, data)
+    # Of the four characters kept for the look-out, only '.' can be left: a word separator.
+    return _spaced(data.replace(b".", b" "))
+
+
+def _padded_mixed(text: str, raw: bytes, data: bytes) -> str:
+    """The fast path for a post with a few hashtags, handles, URLs or email addresses: the
+    whitespace tokens holding ``#``, ``@``, ``/`` or ``www.`` go through the token cache, in
+    place of a NUL byte, and the rest of the post through the byte tables."""
+    blank = raw.translate(_BLANK_BYTES)
+    spans: set[tuple[int, int]] = set()
+    for mark in _SPECIAL_MARKS:
+        at = data.find(mark)
+        while at >= 0:
+            start = blank.rfind(b" ", 0, at) + 1
+            end = blank.find(b" ", at)
+            if end < 0:
+                end = len(blank)
+            spans.add((start, end))
+            at = data.find(mark, end)
+    plain: list[bytes] = []
+    tokens: list[str | tuple[str, tuple[str, ...]]] = []
+    previous = 0
+    for start, end in sorted(spans):
+        plain.append(data[previous:start])
+        tokens.append(_cached_token(text[start:end]))
+        previous = end
+    plain.append(data[previous:])
+    # Outside the special tokens no '#', '@' or '/' is left, only '.' to turn into a space.
+    pieces = _spaced(b" \0 ".join(plain).replace(b".", b" ")).split("\0 ")
+    words = [pieces[0]]
+    tags: list[str] = []
+    for token, piece in zip(tokens, pieces[1:], strict=True):
+        if isinstance(token, tuple):
+            words.append(token[0])
+            tags.extend(token[1])
+        else:
+            words.append(token)
+        words.append(piece)
+    return "".join(words) + "".join(tags)
 
 
 def normalise(text: str) -> str:
@@ -363,9 +451,11 @@ class Matcher:
     (10,000 rules take a fraction of a second) and swap it in.
 
     Each normalised key is stored once; behind it, the frozenset of the rules it belongs to, a
-    rule ``r`` that has it as an exclusion being written ``~r`` (negative, since ids are not).
-    One set of plain ints lets :meth:`match` gather every hit with a single C-level
-    ``set().union(*...)`` over the automaton's output, with no Python loop over the matches."""
+    rule ``r`` that has it as an exclusion being written ``~r`` (negative, since ids are not),
+    and ``None`` when there is such an exclusion. One set of plain ints lets :meth:`match` gather
+    every hit with a single C-level ``set().union(*...)`` over the automaton's output, with no
+    Python loop over the matches; ``None in found`` then says in one hash look-up whether an
+    exclusion needs applying."""
 
     def __init__(self, rules: Iterable[RuleSpec]) -> None:
         keys: dict[str, set[int]] = {}
@@ -403,15 +493,18 @@ class Matcher:
         if keys:
             self._automaton = ahocorasick.Automaton()
             for key, signed_ids in keys.items():
-                self._automaton.add_word(key, frozenset(signed_ids))
+                excluded = (_EXCLUSION,) if min(signed_ids) < 0 else ()
+                self._automaton.add_word(key, frozenset((*signed_ids, *excluded)))
             self._automaton.make_automaton()
-        self._exclusions = any(i < 0 for signed_ids in keys.values() for i in signed_ids)
         # For each language some rule names: the restricted rules that do not allow it. A
         # language no rule names bars every restricted rule.
         self._restricted = frozenset(restricted)
         self._barred = {
             language: frozenset(restricted - rule_ids) for language, rule_ids in allowed.items()
         }
+        # Posts give their language as a few strings ("fr", "fr-FR", ""): each one's barred rules
+        # are worked out once. Feeds could send anything, hence the bound.
+        self._barred_by_code: dict[str, frozenset[int]] = {}
 
     def __len__(self) -> int:
         return self._count
@@ -421,21 +514,35 @@ class Matcher:
         matches."""
         if self._automaton is None:
             return set()
-        found: set[int] = set().union(*map(_value, self._automaton.iter(_padded(text))))
+        found: set[int | None] = set().union(*map(_value, self._automaton.iter(_padded(text))))
         if not found:
-            return found
-        if self._exclusions and min(found) < 0:
-            found = {i for i in found if i >= 0 and ~i not in found}
-        if self._restricted:
-            language = _primary_language(lang)
-            if language not in UNKNOWN_LANGUAGES:
-                # Set difference walks the left operand when it is the smaller: cost follows
-                # the hits, not the number of rules.
-                found = found - self._barred.get(language, self._restricted)
-        return found
+            return set()
+        if _EXCLUSION in found:
+            found = {i for i in found if i is not None and i >= 0 and ~i not in found}
+        barred = self._barred_by_code.get(lang)
+        if barred is None:
+            barred = self._barred_for(lang)
+        if barred:
+            # Set difference walks the left operand when it is the smaller: cost follows the
+            # hits, not the number of rules.
+            found = found - barred
+        return found  # type: ignore[return-value]  # no None left: it comes with a negative id
+
+    def _barred_for(self, lang: str) -> frozenset[int]:
+        """The restricted rules that a post in language ``lang`` cannot match."""
+        language = _primary_language(lang)
+        if not self._restricted or language in UNKNOWN_LANGUAGES:
+            barred: frozenset[int] = frozenset()
+        else:
+            barred = self._barred.get(language, self._restricted)
+        if len(self._barred_by_code) >= LANGUAGE_CACHE_SIZE:
+            self._barred_by_code.clear()
+        self._barred_by_code[lang] = barred
+        return barred
 
 
 _value = operator.itemgetter(1)  # (end index, value) -> value
+_EXCLUSION = None  # in the rule set of a key that is some rule's exclusion
 
 
 def _keys(term: str) -> tuple[str, ...]:
