@@ -304,3 +304,109 @@ class ChannelSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"snapshot of channel #{self.channel_id} at {self.read_at:%Y-%m-%d %H:%M}"
+
+
+# -- publishing --
+# Compose once, publish everywhere (docs/presence.md, "Publishing"). A ``PublishingAccount``
+# holds the credentials that let the platform post on a Mastodon or Bluesky channel, encrypted
+# at rest (``publishers.secrets``). A ``Publication`` is one text with its optional link; each
+# of its ``PublicationTarget`` rows is one channel, with the text adapted to that network and
+# what became of it: published through the network's API, prepared for copying by hand where
+# there is no API, or failed. Together they are the log of what was published where.
+
+
+class PublishingAccount(models.Model):
+    """How the platform posts on one channel. The secret is never shown again once set."""
+
+    channel = models.OneToOneField(
+        Channel, on_delete=models.CASCADE, related_name="publishing_account"
+    )
+    # Bluesky: the login handle; Mastodon: the account as the instance names it (display only).
+    handle = models.CharField(max_length=200, blank=True)
+    # Bluesky: the PDS that holds the account (https://bsky.social by default); Mastodon: empty,
+    # the instance is the channel's own host.
+    endpoint = models.URLField(max_length=300, blank=True)
+    # Mastodon: an instance that allows more than 500 characters; empty: 500.
+    max_length = models.PositiveIntegerField(null=True, blank=True)
+    # Fernet token of {"token": …} (Mastodon) or {"password": …} (Bluesky app password).
+    secret = models.TextField()
+    set_by = models.ForeignKey(
+        MEMBER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"publishing account of channel #{self.channel_id}"
+
+    def __repr__(self) -> str:  # never the secret, even encrypted
+        return f"<PublishingAccount channel={self.channel_id} handle={self.handle!r}>"
+
+
+class PublicationStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("programmée")
+    PUBLISHING = "publishing", _("en cours de publication")
+    DONE = "done", _("publiée")
+    PARTIAL = "partial", _("publiée en partie")
+    FAILED = "failed", _("échec")
+
+
+class Publication(models.Model):
+    """One text composed once, for several channels."""
+
+    text = models.TextField()
+    link = models.URLField(max_length=1000, blank=True)
+    language = models.CharField(max_length=12, default="fr")
+    created_by = models.ForeignKey(
+        MEMBER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    scheduled_at = models.DateTimeField(null=True, blank=True)  # null: at once
+    status = models.CharField(
+        max_length=12, choices=PublicationStatus.choices, default=PublicationStatus.SCHEDULED
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["-created_at"], name="publication_recent")]
+
+    def __str__(self) -> str:
+        return f"publication #{self.pk} ({self.status})"
+
+
+class TargetStatus(models.TextChoices):
+    PENDING = "pending", _("à publier")
+    PUBLISHED = "published", _("publié")
+    FAILED = "failed", _("échec")
+    PREPARED = "prepared", _("texte prêt à copier")
+
+
+class PublicationTarget(models.Model):
+    """One channel of a publication: the text adapted for it and what became of it."""
+
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="targets")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="publications")
+    text = models.TextField()  # adapted for the channel: what is (or is to be) published
+    # Bluesky: the links and hashtags of ``text`` as facets (UTF-8 byte ranges), as sent.
+    facets = models.JSONField(default=list, blank=True)
+    # Warnings found when composing: [{"code", "severity", "message"}], messages in French.
+    problems = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=12, choices=TargetStatus.choices, default=TargetStatus.PENDING
+    )
+    # When a pending target is due; a worker that claims it moves this forward (a lease).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    remote_id = models.CharField(max_length=300, blank=True)
+    remote_url = models.URLField(max_length=1000, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publication", "channel"], name="one_target_per_publication_channel"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="target_due")]
+
+    def __str__(self) -> str:
+        return f"publication #{self.publication_id} on channel #{self.channel_id}: {self.status}"

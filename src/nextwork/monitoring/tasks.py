@@ -1,6 +1,7 @@
 """Background work of monitoring (run by ``nextwork worker``): every minute, the sources that
 are due are polled, each in a task of its own (``runner``), and the last complete minute of
-every busy rule is judged for spikes (``alerts``)."""
+every busy rule is judged for spikes (``alerts``), and the publications that are due are
+published (``publishing``)."""
 
 from __future__ import annotations
 
@@ -15,17 +16,19 @@ TICK = datetime.timedelta(minutes=1)
 
 @task()
 def monitoring_tick() -> str:
-    from nextwork.monitoring import alerts
+    from nextwork.monitoring import alerts, publishing
     from nextwork.monitoring.runner import due
 
     claimed = due()
     for source_id in claimed:
         poll_source_task.enqueue(source_id)
     found = alerts.check()
+    sent = publishing.publish_due()  # what is due on Mastodon and Bluesky
     schedule.plan_next(monitoring_tick)
     return (
         f"{len(claimed)} sources to poll; {found['checked']} busy rules, "
-        f"{found['opened']} new spikes, {found['alerted']} alerted"
+        f"{found['opened']} new spikes, {found['alerted']} alerted; "
+        f"{sent['published']} published, {sent['retrying']} to retry, {sent['failed']} failed"
     )
 
 

@@ -212,6 +212,8 @@ NEXTWORK_STRIPE_TIMEOUT = float(env.get("NEXTWORK_STRIPE_TIMEOUT") or 10)
 NEXTWORK_PROXY_DEADLINE_DAYS = int(env.get("NEXTWORK_PROXY_DEADLINE_DAYS") or 2)
 NEXTWORK_REGISTRATION_REMINDER_DAYS = int(env.get("NEXTWORK_REGISTRATION_REMINDER_DAYS") or 30)
 NEXTWORK_POLLING_REMINDERS = env.get("NEXTWORK_POLLING_REMINDERS") or "eve,morning"
+# Publishing (monitoring/publishers): the key of the credentials kept encrypted; unset: SECRET_KEY.
+NEXTWORK_SECRETS_KEY = env.get("NEXTWORK_SECRETS_KEY")
 # A hand-over must end well within a sender's lease, or another sender could take it over.
 EMAIL_TIMEOUT = max(5.0, min(30.0, NEXTWORK_SEND_LEASE / 4))
 DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL")

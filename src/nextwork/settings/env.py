@@ -234,6 +234,13 @@ SETTINGS: dict[str, Setting] = {
             "[mobilisation.md](mobilisation.md)).",
             "2",
         ),
+        Setting(
+            "NEXTWORK_SECRETS_KEY",
+            "Key that encrypts the credentials of the publishing accounts (Mastodon tokens, "
+            "Bluesky app passwords) at rest; any long random string. Unset: derived from "
+            "SECRET_KEY. Changing it (or SECRET_KEY when it is unset) makes the stored "
+            "credentials unreadable: enter them again.",
+        ),
     ]
 }
 
