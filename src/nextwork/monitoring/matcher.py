@@ -358,8 +358,8 @@ def _padded(text: str) -> str:
 
 def _padded_mixed(text: str, raw: bytes, data: bytes) -> str:
     """The fast path for a post with a few hashtags, handles, URLs or email addresses: the
-    whitespace tokens holding ``#``, ``@``, ``/`` or ``www.`` go through the token cache, in
-    place of a NUL byte, and the rest of the post through the byte tables."""
+    whitespace tokens holding ``#``, ``@``, ``/`` or ``www.`` go through the token cache, their
+    words spliced in place into the rest of the post, which goes through the byte table."""
     blank = raw.translate(_BLANK_BYTES)
     spans: set[tuple[int, int]] = set()
     for mark in _SPECIAL_MARKS:
@@ -371,26 +371,26 @@ def _padded_mixed(text: str, raw: bytes, data: bytes) -> str:
                 end = len(blank)
             spans.add((start, end))
             at = data.find(mark, end)
-    plain: list[bytes] = []
-    tokens: list[str | tuple[str, tuple[str, ...]]] = []
-    previous = 0
-    for start, end in sorted(spans):
-        plain.append(data[previous:start])
-        tokens.append(_cached_token(text[start:end]))
-        previous = end
-    plain.append(data[previous:])
     # Outside the special tokens no '#', '@' or '/' is left, only '.' to turn into a space.
-    pieces = _spaced(b" \0 ".join(plain).replace(b".", b" ")).split("\0 ")
-    words = [pieces[0]]
+    plain = data.replace(b".", b" ")
+    parts: list[bytes] = []
     tags: list[str] = []
-    for token, piece in zip(tokens, pieces[1:], strict=True):
-        if isinstance(token, tuple):
-            words.append(token[0])
-            tags.extend(token[1])
-        else:
-            words.append(token)
-        words.append(piece)
-    return "".join(words) + "".join(tags)
+    previous = 0
+    try:
+        for start, end in sorted(spans) if len(spans) > 1 else spans:
+            value = _cached_token(text[start:end])
+            if isinstance(value, tuple):
+                tags.extend(value[1])
+                value = value[0]
+            # Whitespace on both sides of the token (or the edge of the text): the words
+            # cannot run into their neighbours, and _spaced collapses the extra spaces.
+            parts.append(plain[previous:start])
+            parts.append(value.encode("ascii"))
+            previous = end
+    except UnicodeEncodeError:  # a handle in letters that do not fold to ASCII
+        return _padded_tokens(text)
+    parts.append(plain[previous:])
+    return _spaced(b"".join(parts)) + "".join(tags)
 
 
 def normalise(text: str) -> str:
