@@ -21,6 +21,7 @@ PREFIXES = (
     "/api/v1/ingest",
     "/api/v1/channels",
     "/api/v1/presence",
+    "/api/v1/posts",
 )
 
 # JSON lines for /ingest: valid posts, broken JSON, wrong shapes, blank lines, mixed.
@@ -71,7 +72,7 @@ def test_schemathesis(api_schema, people, scene, who):
     watched, (_source, token) = scene
     session = session_of(people[who])
     operations = _operations(api_schema)
-    assert len(operations) == 9, operations
+    assert len(operations) == 14, operations
     statuses: dict[str, list[int]] = {}
 
     def check(operation, mode, seen, credentials):

@@ -779,7 +779,7 @@ def test_openapi_documents_every_error(client):
         assert operation["tags"] == ["participation"]
     proposal_in = document["components"]["schemas"]["ProposalIn"]["properties"]
     assert proposal_in["title"]["maxLength"] == 200 and proposal_in["body"]["maxLength"] == 10_000
-    assert document["components"]["schemas"]["ReportIn"]["properties"]["reason"]["enum"]
+    assert document["components"]["schemas"]["ModerationReportIn"]["properties"]["reason"]["enum"]
 
 
 def session_of(member):

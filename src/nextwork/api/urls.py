@@ -38,6 +38,20 @@ def data_error(request: HttpRequest, exc: DataError):
     return api.create_response(request, body, status=400)
 
 
+@api.exception_handler(OverflowError)
+def overflow_error(request: HttpRequest, exc: OverflowError):
+    # An id or a number beyond what the database stores (SQLite: 64-bit integers): nothing
+    # can match it, and nothing was written.
+    body = {
+        "error": {
+            "code": "invalid",
+            "message": "A number in the request is out of range.",
+            "field": None,
+        }
+    }
+    return api.create_response(request, body, status=400)
+
+
 @api.exception_handler(AuthenticationError)
 def unauthenticated(request: HttpRequest, exc: AuthenticationError):
     body = {"error": {"code": "unauthenticated", "message": "Log in first.", "field": None}}
@@ -102,3 +116,4 @@ api.add_router("", "nextwork.fundraising.apis.router")
 api.add_router("", "nextwork.mobilisation.apis.router")
 api.add_router("", "nextwork.monitoring.apis.router")
 api.add_router("", "nextwork.monitoring.presence_apis.router")
+api.add_router("", "nextwork.monitoring.publishing_apis.router")

@@ -250,7 +250,7 @@ class PositionIn(Schema):
     note: str = ""
 
 
-class ReportIn(Schema):
+class CampaignReportIn(Schema):
     held_on: datetime.date | None = None
     attendees: str = ""
     commitments: str = ""
@@ -263,7 +263,7 @@ class PositionOut(PositionIn):
     pass
 
 
-class ReportOut(ReportIn):
+class CampaignReportOut(CampaignReportIn):
     id: int
     assignment: int
     version: int
@@ -272,11 +272,11 @@ class ReportOut(ReportIn):
 
 @router.post(
     "/assignments/{assignment_id}/report",
-    response={200: ReportOut, 400: ErrorOut, **AUTH_ERRORS},
+    response={200: CampaignReportOut, 400: ErrorOut, **AUTH_ERRORS},
     auth=django_auth,
     summary="File (or update) the meeting report of my assignment",
 )
-def report_submit(request: HttpRequest, assignment_id: int, payload: ReportIn):
+def report_submit(request: HttpRequest, assignment_id: int, payload: CampaignReportIn):
     assignment = (
         selectors.assignments_for(request.user).filter(pk=assignment_id).first()
         if request.user.is_authenticated

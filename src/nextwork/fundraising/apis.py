@@ -11,20 +11,11 @@ from ninja import Router, Schema, Status
 from ninja.security import django_auth
 from pydantic import Field
 
+from nextwork.api.schemas import ErrorOut
 from nextwork.common import ratelimit
 from nextwork.fundraising import intents, recurring, services, webhooks
 
 router = Router(tags=["fundraising"])
-
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
 
 
 class DonationIn(Schema):

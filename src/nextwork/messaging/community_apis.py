@@ -55,7 +55,7 @@ def community_out(community: Community) -> dict:
     }
 
 
-class Page(Schema):
+class CommunityPaging(Schema):
     limit: int = Field(MAX_PAGE, ge=1, le=MAX_PAGE, description=f"{MAX_PAGE} at most.")
     offset: int = Field(0, ge=0, le=1_000_000)
 
@@ -65,7 +65,7 @@ class Page(Schema):
     response={200: list[CommunityOut], 400: CommunityErrorOut},
     summary="Public communities by name, with their member counts",
 )
-def community_list(request: HttpRequest, page: Query[Page]):
+def community_list(request: HttpRequest, page: Query[CommunityPaging]):
     found = communities.public_communities()[page.offset : page.offset + page.limit]
     return [community_out(c) for c in found]
 

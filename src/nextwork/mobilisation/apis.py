@@ -56,7 +56,7 @@ class Paging(Schema):
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
-class AreaRef(Schema):
+class CommuneRef(Schema):
     code: str = Field(description="INSEE code of the commune (75056) or arrondissement (75106).")
     name: str
 
@@ -164,7 +164,7 @@ class RequestIn(Schema):
 class RequestOut(Schema):
     id: int
     round: int
-    commune: AreaRef
+    commune: CommuneRef
     established_abroad: bool
     status: Literal["requested", "matched", "accepted", "declared", "voted", "cancelled"]
 
@@ -215,7 +215,7 @@ class OfferIn(Schema):
 class OfferOut(Schema):
     id: int
     round: int
-    communes: list[AreaRef]
+    communes: list[CommuneRef]
     active: bool
 
 
@@ -270,7 +270,7 @@ class MatchOut(Schema):
     round: int
     election: str
     date: datetime.date
-    commune: AreaRef = Field(description="Where the requester votes: the holder goes there.")
+    commune: CommuneRef = Field(description="Where the requester votes: the holder goes there.")
     status: Literal["proposed", "accepted", "declared", "voted", "cancelled"]
     side: Literal["requester", "holder", "coordinator"] = Field(
         description="The caller's part: the one who asks, the one who votes, or a coordinator."

@@ -183,7 +183,7 @@ class FindingOut(Schema):
     fix: str = Field(description="What to do, in French.")
 
 
-class ReportOut(Schema):
+class PresenceReportOut(Schema):
     id: int
     area: str | None = Field(description="The audited area; null: the organisation.")
     created_at: datetime.datetime
@@ -212,7 +212,7 @@ def _report_out(report: PresenceReport) -> dict:
 
 @router.post(
     "/presence/audit",
-    response={201: ReportOut, **WRITE_ERRORS},
+    response={201: PresenceReportOut, **WRITE_ERRORS},
     auth=django_auth,
     summary="Audit the presence of a scope now (reads its channels; 45 s at most)",
 )
@@ -223,7 +223,7 @@ def presence_audit(request: HttpRequest, payload: AuditIn):
 
 @router.get(
     "/presence/reports/{report_id}",
-    response={200: ReportOut, **READ_ERRORS},
+    response={200: PresenceReportOut, **READ_ERRORS},
     auth=django_auth,
     summary="A presence report, with the previous score of its scope",
 )

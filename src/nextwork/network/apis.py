@@ -11,6 +11,7 @@ from ninja import Router, Schema, Status
 from ninja.security import django_auth
 from pydantic import Field
 
+from nextwork.api.schemas import ErrorOut
 from nextwork.common import ratelimit
 from nextwork.common.errors import Forbidden, NotFound
 from nextwork.network import selectors, services
@@ -79,16 +80,6 @@ class SignupIn(Schema):
 
 class SignupOut(Schema):
     id: uuid.UUID
-
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
 
 
 def client_address(request: HttpRequest) -> str:
@@ -177,7 +168,7 @@ class ApplicationOut(Schema):
     invited_by: str | None = Field(None, description="Who invited the member, for invitations.")
 
 
-class DecisionIn(Schema):
+class ApplicationDecisionIn(Schema):
     approve: bool
     message: str = Field("", max_length=2000)
 
@@ -248,7 +239,7 @@ def application_list(request: HttpRequest):
     auth=django_auth,
     summary="Approve or decline an application",
 )
-def application_decision(request: HttpRequest, application_id: int, payload: DecisionIn):
+def application_decision(request: HttpRequest, application_id: int, payload: ApplicationDecisionIn):
     application = selectors.applications_to_decide(request.user).filter(pk=application_id).first()
     if application is None:
         raise NotFound("No application of yours to decide with this id.", field="application_id")
@@ -269,7 +260,7 @@ class InvitationIn(Schema):
     )
 
 
-class AnswerIn(Schema):
+class InvitationAnswerIn(Schema):
     accept: bool
 
 
@@ -315,7 +306,7 @@ def invitation_list(request: HttpRequest):
     auth=django_auth,
     summary="Accept or decline an invitation addressed to me",
 )
-def invitation_answer(request: HttpRequest, invitation_id: int, payload: AnswerIn):
+def invitation_answer(request: HttpRequest, invitation_id: int, payload: InvitationAnswerIn):
     invitation = selectors.invitations_for(request.user).filter(pk=invitation_id).first()
     if invitation is None:
         raise NotFound("No pending invitation of yours with this id.", field="invitation_id")

@@ -17,6 +17,7 @@ from ninja import Query, Router, Schema, Status
 from ninja.security import django_auth
 from pydantic import AfterValidator, Field
 
+from nextwork.api.schemas import ErrorOut
 from nextwork.common.errors import DomainError
 from nextwork.common.richtext import render
 from nextwork.participation import api_reads, moderation, selectors, services
@@ -66,16 +67,6 @@ When = Annotated[datetime.datetime, AfterValidator(_sane_date)]
 # -- errors ---------------------------------------------------------------------------------------
 
 
-class ErrorBody(Schema):
-    code: str = Field(description="invalid, unauthenticated, forbidden, not_found, conflict…")
-    message: str = Field(description="What is wrong, in a sentence a person can act on.")
-    field: str | None = Field(None, description="The input at fault, when there is one.")
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
-
-
 READ_ERRORS = {400: ErrorOut, 404: ErrorOut}
 WRITE_ERRORS = {
     400: ErrorOut,
@@ -90,7 +81,7 @@ WRITE_ERRORS = {
 # -- shared shapes --------------------------------------------------------------------------------
 
 
-class AreaRef(Schema):
+class TerritoryRef(Schema):
     code: str = Field(description="Official code: 75-02, 75, 2A, or a region's code.")
     name: str
 
@@ -107,7 +98,7 @@ def _area(area) -> dict | None:
     return {"code": area.code, "name": area.name} if area is not None else None
 
 
-class Page(Schema):
+class PageInfo(Schema):
     total: int = Field(description="How many items match, across all pages.")
     limit: int
     offset: int
@@ -121,7 +112,7 @@ class ConsultationOut(Schema):
     title: str
     text: str = Field(description="Markdown source.")
     text_html: str = Field(description="The text rendered to sanitised HTML.")
-    area: AreaRef | None = Field(description="Empty for a national consultation.")
+    area: TerritoryRef | None = Field(description="Empty for a national consultation.")
     status: Literal["draft", "published"] = Field(
         description="Drafts are seen by their organisers only."
     )
@@ -142,7 +133,7 @@ class ConsultationDetailOut(ConsultationOut):
     )
 
 
-class ConsultationPage(Page):
+class ConsultationPage(PageInfo):
     items: list[ConsultationOut]
 
 
@@ -289,7 +280,7 @@ class ProposalDetailOut(ProposalOut):
     answers: list[AnswerOut] = Field(description="Oldest first; the last one is its fate.")
 
 
-class ProposalPage(Page):
+class ProposalPage(PageInfo):
     items: list[ProposalOut]
 
 
@@ -628,14 +619,14 @@ def comment_delete(request: HttpRequest, comment_id: int):
 # -- reports and reviews --------------------------------------------------------------------------
 
 
-class ReportIn(Schema):
+class ModerationReportIn(Schema):
     kind: KindName
     id: int = Field(ge=1, description="The proposal's or the comment's id.")
     reason: ReasonName
     note: str = Field("", max_length=1000, description="Anything the moderators should know.")
 
 
-class ReportOut(Schema):
+class ModerationReportOut(Schema):
     id: int
     kind: KindName
     target: int
@@ -645,11 +636,11 @@ class ReportOut(Schema):
 
 @router.post(
     "/reports",
-    response={201: ReportOut, **WRITE_ERRORS},
+    response={201: ModerationReportOut, **WRITE_ERRORS},
     auth=django_auth,
     summary="Report a public proposal or comment to the moderators",
 )
-def report_create(request: HttpRequest, payload: ReportIn):
+def report_create(request: HttpRequest, payload: ModerationReportIn):
     report = moderation.report_create(
         kind=payload.kind,
         target_id=payload.id,
@@ -711,7 +702,7 @@ def review_request(request: HttpRequest, payload: ReviewIn):
 # -- answers and merges (the consultation's organisers) ------------------------------------------
 
 
-class AnswerIn(Schema):
+class ProposalAnswerIn(Schema):
     status: AnswerStatusName
     text: str = Field(max_length=services.MAX_BODY, description="Markdown.")
 
@@ -722,7 +713,7 @@ class AnswerIn(Schema):
     auth=django_auth,
     summary="Answer a proposal (its organisers); author, supporters and followers are told",
 )
-def proposal_answer(request: HttpRequest, proposal_id: int, payload: AnswerIn):
+def proposal_answer(request: HttpRequest, proposal_id: int, payload: ProposalAnswerIn):
     answer = services.proposal_answer(
         proposal_id=proposal_id, status=payload.status, text=payload.text, by=request.user
     )
@@ -819,7 +810,7 @@ def moderation_queue(request: HttpRequest):
     return {name: [_queue_item(i) for i in items] for name, items in waiting.items()}
 
 
-class DecisionIn(Schema):
+class ModerationDecisionIn(Schema):
     kind: KindName
     id: int = Field(ge=1)
     action: ActionName = Field(
@@ -838,7 +829,7 @@ class DecisionIn(Schema):
     auth=django_auth,
     summary="Decide on a proposal or comment (its consultation's moderators)",
 )
-def moderation_decide(request: HttpRequest, payload: DecisionIn):
+def moderation_decide(request: HttpRequest, payload: ModerationDecisionIn):
     item = moderation.moderate(
         kind=payload.kind,
         target_id=payload.id,

@@ -7,21 +7,12 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from nextwork.api.schemas import ErrorOut
 from nextwork.territories import lookup, selectors
 
 router = Router(tags=["territories"])
 
 MAX_PAGE = 100
-
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
 
 
 class Person(Schema):
