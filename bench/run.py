@@ -21,7 +21,9 @@ Every figure is printed with a baseline measured in the same run, on the same ma
 13. with ``--fundraising-bench`` (or ``--fundraising-only``): donation analytics over 5 M
    donations on SQLite and, with ``--fundraising-db``, PostgreSQL (see bench/fundraising.py);
 14. with ``--mobilisation-bench`` (or ``--mobilisation-only``): matching 100,000 proxy requests
-   against 100,000 offers over every commune, against a greedy pass (see bench/mobilisation.py).
+   against 100,000 offers over every commune, against a greedy pass (see bench/mobilisation.py);
+15-16. with ``--monitoring-bench`` (or ``--monitoring-only``): watch-rule matching and spike
+   detection (see bench/monitoring.py).
 
 The registry is imported by ``nextwork setup`` into a fresh temporary NEXTWORK_HOME (SQLite,
 never ./var nor DATABASE_URL), removed at the end unless ``--home`` names a folder to keep.
@@ -112,6 +114,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     import members
     import messaging
     import mobilisation
+    import monitoring
     import participation
 
     members.add_arguments(parser)
@@ -120,6 +123,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     participation.add_arguments(parser)
     fundraising.add_arguments(parser)
     mobilisation.add_arguments(parser)
+    monitoring.add_arguments(parser)
     args = parser.parse_args(argv)
     members.finish_args(parser, args)
     campaigns.finish_args(parser, args)
@@ -127,6 +131,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     participation.finish_args(parser, args)
     fundraising.finish_args(parser, args)
     mobilisation.finish_args(parser, args)
+    monitoring.finish_args(parser, args)
     sizes = (
         {
             "points": 100_000,
@@ -846,6 +851,7 @@ def main(argv=None) -> int:
             or args.participation_only
             or args.fundraising_only
             or args.mobilisation_only
+            or args.monitoring_only
         )
         if not only:
             bench_single(engine, args, rng, results)
@@ -880,6 +886,10 @@ def main(argv=None) -> int:
             import mobilisation
 
             mobilisation.bench_mobilisation(engine, args, rng, results, home)
+        if args.monitoring_bench:
+            import monitoring
+
+            monitoring.bench_monitoring(args, results)
     finally:
         if temporary:
             shutil.rmtree(home, ignore_errors=True)
