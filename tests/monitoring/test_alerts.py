@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import datetime
 
-import pytest
 from django.core import mail
-from django.utils import timezone
 
-from nextwork.messaging import consent
 from nextwork.monitoring import alerts, services
-from nextwork.monitoring.models import MinuteCount, Spike
+from nextwork.monitoring.models import Spike
 from nextwork.monitoring.services import PostIn
-
-# Posts are never dated in the future (services._when), so the test's "now" is the real one,
-# a little in the past; the history's rhythm is the same at every hour.
-NOW = timezone.now().replace(second=20, microsecond=0) - datetime.timedelta(minutes=40)
+from tests.monitoring.bursts import NOW, burst
 
 
 def deliver():
@@ -26,27 +20,6 @@ def deliver():
 
     for pk in Message.objects.filter(status="queued").values_list("pk", flat=True):
         send_message(pk)
-
-
-@pytest.fixture
-def busy_rule(rule, people):
-    """A rule with 16 days of history: one post every other minute, every day."""
-    watched = rule("Retraites", ["retraites"], min_count=10, cooldown_minutes=60)
-    consent.consent_set(member=people["staff"], channel="email", message_type="alert",
-                        given=True, how="site")  # fmt: skip
-    start = NOW.replace(second=0) - datetime.timedelta(days=16)
-    MinuteCount.objects.bulk_create(
-        MinuteCount(rule=watched, minute=start + datetime.timedelta(minutes=m), count=1)
-        for m in range(0, 16 * 1440, 2)
-    )
-    return watched
-
-
-def burst(n, at, first=0):
-    return [PostIn(network="t", external_id=f"b{first + i}", author_handle=f"@user{i}",
-                   text=f"Grève contre la réforme des retraites ! #{i}", published_at=at,
-                   url=f"https://social.example/@user{i}/{first + i}")
-            for i in range(n)]  # fmt: skip
 
 
 def test_the_usual_rhythm_does_not_alert(busy_rule):

@@ -72,7 +72,7 @@ def test_schemathesis(api_schema, people, scene, who):
     watched, (_source, token) = scene
     session = session_of(people[who])
     operations = _operations(api_schema)
-    assert len(operations) == 14, operations
+    assert len(operations) == 15, operations
     statuses: dict[str, list[int]] = {}
 
     def check(operation, mode, seen, credentials):

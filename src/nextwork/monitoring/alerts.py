@@ -6,7 +6,8 @@ query finds them; a quiet rule costs nothing), the rule's minute counts of the l
 complete minute (docs/monitoring-spikes.md). A spiking window opens a ``Spike`` or, within
 ``merge_gap`` minutes of the rule's last one, extends it (its peak kept); a new spike alerts the
 rule's followers through messaging (``notify``: email, and SMS to those who opted in), at most
-once per the rule's cool-down, with the top posts of the window. Running the check twice for
+once per the rule's cool-down, with the top posts of the window, and is POSTed to the rule's
+webhook if it has one (``webhooks``). Running the check twice for
 the same minute changes nothing.
 """
 
@@ -21,7 +22,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from nextwork.monitoring import spikes
+from nextwork.monitoring import spikes, webhooks
 from nextwork.monitoring.models import Mention, MinuteCount, Spike, WatchRule
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def _record(rule: WatchRule, last: datetime.datetime, judged: spikes.Spike, para
         rule=rule, start=last, peak=last, end=end, count=judged.count,
         expected=judged.expected, score=judged.score,
     )  # fmt: skip
+    webhooks.queue(spike)  # sent after commit, whatever the followers' cool-down
     return spike, True
 
 

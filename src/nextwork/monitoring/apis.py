@@ -99,6 +99,7 @@ class RuleOut(Schema):
     min_count: int
     cooldown_minutes: int
     followers: int = Field(description="Staff who get its spike alerts.")
+    webhook_url: str = Field(description="Where its spikes are POSTed, signed; empty: nowhere.")
 
 
 def _rule_out(rule: WatchRule) -> dict:
@@ -106,7 +107,7 @@ def _rule_out(rule: WatchRule) -> dict:
         "id": rule.pk, "name": rule.name, "kind": rule.kind, "terms": rule.terms,
         "exclusions": rule.exclusions, "languages": rule.languages, "active": rule.active,
         "min_count": rule.min_count, "cooldown_minutes": rule.cooldown_minutes,
-        "followers": rule.followers.count(),
+        "followers": rule.followers.count(), "webhook_url": rule.webhook_url,
     }  # fmt: skip
 
 
@@ -163,6 +164,31 @@ class RuleIn(Schema):
 def rule_create(request: HttpRequest, payload: RuleIn):
     rule = services.rule_create(by=request.user, **payload.dict())
     return Status(201, _rule_out(rule))
+
+
+class WebhookIn(Schema):
+    url: str = Field(max_length=1000, description="https address; empty removes the webhook.")
+
+
+class WebhookOut(Schema):
+    webhook_url: str
+    secret: str = Field(
+        description="The signing secret, shown this once: X-Nextwork-Signature is "
+        "t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>. Empty when removed."
+    )
+
+
+@router.put(
+    "/watch-rules/{rule_id}/webhook",
+    response={200: WebhookOut, **WRITE_ERRORS},
+    auth=django_auth,
+    summary="Set or remove the webhook a rule's spikes are POSTed to (staff)",
+)
+def rule_webhook(request: HttpRequest, rule_id: int, payload: WebhookIn):
+    from nextwork.monitoring.webhooks import rule_webhook_set
+
+    secret = rule_webhook_set(by=request.user, rule_id=rule_id, url=payload.url)
+    return {"webhook_url": payload.url.strip(), "secret": secret}
 
 
 class Point(Schema):

@@ -113,6 +113,9 @@ class WatchRule(models.Model):
     min_count = models.PositiveIntegerField(default=10)
     cooldown_minutes = models.PositiveIntegerField(default=60)
     followers = models.ManyToManyField(MEMBER, blank=True, related_name="watch_rules_followed")
+    # Spikes are also POSTed here, signed with the secret (encrypted at rest, ``webhooks``).
+    webhook_url = models.URLField(max_length=1000, blank=True)
+    webhook_secret = models.TextField(blank=True)
     created_by = models.ForeignKey(
         MEMBER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -410,3 +413,31 @@ class PublicationTarget(models.Model):
 
     def __str__(self) -> str:
         return f"publication #{self.publication_id} on channel #{self.channel_id}: {self.status}"
+
+
+# -- spike webhooks --
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("à envoyer")
+    SENT = "sent", _("reçu")
+    FAILED = "failed", _("échec")
+
+
+class WebhookDelivery(models.Model):
+    """A spike POSTed to its rule's webhook: one per spike, retried until the receiver answers
+    2xx or the attempts run out (``webhooks``)."""
+
+    spike = models.OneToOneField(Spike, on_delete=models.CASCADE, related_name="webhook")
+    url = models.URLField(max_length=1000)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"webhook of spike #{self.spike_id}: {self.status}"

@@ -39,4 +39,12 @@ def poll_source_task(source_id: int) -> str:
     return poll_source(source_id)
 
 
+@task()
+def deliver_webhook_task(delivery_id: int) -> str:
+    """One attempt to POST a spike to its rule's webhook (``webhooks.deliver``)."""
+    from nextwork.monitoring.webhooks import deliver
+
+    return deliver(delivery_id)
+
+
 schedule.register_every(monitoring_tick, TICK)

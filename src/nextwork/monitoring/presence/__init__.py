@@ -120,6 +120,10 @@ def _check_address(request: httpx.Request) -> None:
             raise ReadError(f"{host} est une adresse privée : non lue")
 
 
+# The same check for other outgoing calls to addresses people typed (spike webhooks).
+check_address = _check_address
+
+
 def make_client() -> httpx.Client:
     return httpx.Client(
         headers={"User-Agent": USER_AGENT},
