@@ -1,6 +1,6 @@
 from django.urls import path
 
-from nextwork.monitoring import views
+from nextwork.monitoring import presence_views, views
 
 app_name = "monitoring"
 
@@ -17,4 +17,13 @@ urlpatterns = [
     ),
     path("espace/veille/sources/", views.sources, name="sources"),
     path("espace/veille/elus/", views.representatives, name="representatives"),
+    path("espace/veille/presence/", presence_views.presence_home, name="presence"),
+    path("espace/veille/presence/audit/", presence_views.presence_audit, name="presence_audit"),
+    path(
+        "espace/veille/presence/canaux/<int:channel_id>/profil/",
+        presence_views.presence_enter,
+        name="presence_enter",
+    ),
+    path("espace/veille/publier/", presence_views.publish, name="publish"),
+    path("espace/veille/publications/", presence_views.publications, name="publications"),
 ]
