@@ -163,6 +163,11 @@ def space(request: HttpRequest) -> HttpResponse:
     context = member_space(request.user)
     context["to_decide"] = list(applications_to_decide(request.user))
     context["coordinates"] = current_grants(request.user, [Role.COORDINATOR, Role.STAFF]).exists()
+    # Relays, coordinators and staff keep their territory's public channels (presence audit,
+    # publishing).
+    context["speaks_for_an_area"] = current_grants(
+        request.user, [Role.RELAY, Role.SENATE_RELAY, Role.COORDINATOR, Role.STAFF]
+    ).exists()
     return render(request, "network/space.html", context)
 
 
