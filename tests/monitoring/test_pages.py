@@ -132,3 +132,13 @@ def test_representatives_rules_come_from_the_registry(client, people, registry):
     someone = Mandate.objects.filter(boundary_set__active=True, end__isnull=True).first()
     rule = WatchRule.objects.get(person_id=someone.person_id, chamber=someone.chamber)
     assert rule.terms == [f"{someone.first_name} {someone.last_name}"]
+
+
+@pytest.mark.parametrize(("who", "sees"), [("member", False), ("camille", True), ("coord13", True)])
+def test_the_member_space_links_presence_and_publishing_for_those_who_speak_for_an_area(
+    client, people, who, sees
+):
+    client.force_login(people[who])
+    page = text_of(client.get("/espace/"))
+    assert ("Publier sur nos réseaux" in page) is sees
+    assert ("/espace/veille/presence/" in page) is sees
