@@ -146,7 +146,7 @@ def run(reads: list[Read], *, sites: list[str], now: datetime.datetime) -> list[
                 "not_entered", [channel],
                 f"Impossible de comparer {_phrase(channel)} : son profil n'a pas été saisi.",
                 "Recopiez son nom, sa description et la date de sa dernière publication "
-                f"(POST /api/v1/channels/{channel.pk}/snapshots).",
+                "(« Saisir ce que montre le profil » sur la page Présence).",
             ))  # fmt: skip
         elif not reading.ok:
             findings.append(_finding(
