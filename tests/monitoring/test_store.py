@@ -117,3 +117,12 @@ def test_two_workers_storing_the_same_posts_count_them_once(committed_rule, djan
         assert Post.objects.filter(network="race").count() == 60
         assert Mention.objects.filter(rule=committed_rule).count() == 60
         assert MinuteCount.objects.get(rule=committed_rule).count == 60
+
+
+def test_a_nul_character_in_a_post_does_not_lose_the_batch(db, rule):
+    rule()
+    stored = services.store_posts(source=None, posts=[
+        post(1, "la réforme des\x00 retraites", author="A\x00B"), post(2),
+    ])  # fmt: skip
+    assert stored.new == 2 and stored.mentions == 2
+    assert Post.objects.get(external_id="1").author == "AB"

@@ -142,6 +142,11 @@ def store_posts(*, source: Source | None, posts: Sequence[PostIn]) -> Stored:
     return result
 
 
+def _clean(value: str, limit: int) -> str:
+    """PostgreSQL refuses NUL characters in text; one in a feed must not lose the batch."""
+    return (value or "").replace("\x00", "")[:limit]
+
+
 def _insert_new(
     fresh: dict[str, PostIn], *, source: Source | None, now: datetime.datetime
 ) -> list[tuple[int, str]]:
@@ -152,9 +157,10 @@ def _insert_new(
     adapt = connection.ops.adapt_datetimefield_value
     rows = [
         [
-            key, source.pk if source else None, post.network[:30], post.external_id[:500],
-            post.url[:1000], post.author[:200], post.author_handle[:200], post.text[:MAX_TEXT],
-            post.lang[:12], adapt(_when(post, now)), adapt(now),
+            key, source.pk if source else None, _clean(post.network, 30),
+            _clean(post.external_id, 500), _clean(post.url, 1000), _clean(post.author, 200),
+            _clean(post.author_handle, 200), _clean(post.text, MAX_TEXT), _clean(post.lang, 12),
+            adapt(_when(post, now)), adapt(now),
         ]
         for key, post in sorted(fresh.items())  # a fixed order: no deadlock between batches
     ]  # fmt: skip

@@ -19,12 +19,13 @@ def monitoring_tick() -> str:
     from nextwork.monitoring import alerts, publishing
     from nextwork.monitoring.runner import due
 
+    # The next tick first: if a part below fails, the minute after still runs.
+    schedule.plan_next(monitoring_tick)
     claimed = due()
     for source_id in claimed:
         poll_source_task.enqueue(source_id)
     found = alerts.check()
     sent = publishing.publish_due()  # what is due on Mastodon and Bluesky
-    schedule.plan_next(monitoring_tick)
     return (
         f"{len(claimed)} sources to poll; {found['checked']} busy rules, "
         f"{found['opened']} new spikes, {found['alerted']} alerted; "
