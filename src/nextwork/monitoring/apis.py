@@ -166,11 +166,11 @@ def rule_create(request: HttpRequest, payload: RuleIn):
     return Status(201, _rule_out(rule))
 
 
-class WebhookIn(Schema):
+class RuleWebhookIn(Schema):
     url: str = Field(max_length=1000, description="https address; empty removes the webhook.")
 
 
-class WebhookOut(Schema):
+class RuleWebhookOut(Schema):
     webhook_url: str
     secret: str = Field(
         description="The signing secret, shown this once: X-Nextwork-Signature is "
@@ -180,11 +180,11 @@ class WebhookOut(Schema):
 
 @router.put(
     "/watch-rules/{rule_id}/webhook",
-    response={200: WebhookOut, **WRITE_ERRORS},
+    response={200: RuleWebhookOut, **WRITE_ERRORS},
     auth=django_auth,
     summary="Set or remove the webhook a rule's spikes are POSTed to (staff)",
 )
-def rule_webhook(request: HttpRequest, rule_id: int, payload: WebhookIn):
+def rule_webhook(request: HttpRequest, rule_id: int, payload: RuleWebhookIn):
     from nextwork.monitoring.webhooks import rule_webhook_set
 
     secret = rule_webhook_set(by=request.user, rule_id=rule_id, url=payload.url)
