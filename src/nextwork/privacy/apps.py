@@ -6,3 +6,6 @@ class PrivacyConfig(AppConfig):
     name = "nextwork.privacy"
     label = "privacy"
     verbose_name = _("Vie privée")
+
+    def ready(self) -> None:
+        from nextwork.privacy import tasks  # noqa: F401  (registers the minute seal)

@@ -1,10 +1,14 @@
 """The audit log of sensitive actions: who did what, when, on which records.
 
-Rows are only ever added (the service has no update or delete); the hash chain that makes
-tampering detectable comes with the trust work (issue 10).
+Rows are only ever added (the service has no update or delete). A worker task seals them a few
+seconds after they commit into a hash chain (``privacy.chain``): each sealed event carries a
+sequence number and the hash of its content and of the event before it, so that a changed,
+removed or reordered row is found by ``nextwork audit verify``.
 """
 
 from __future__ import annotations
+
+import json
 
 from django.conf import settings
 from django.db import models
@@ -25,9 +29,20 @@ class AuditEvent(models.Model):
     area_code = models.CharField(max_length=20, blank=True)
     # Counts and identifiers only: never an email, a name or a phone number.
     details = models.JSONField(default=dict, blank=True)
+    # The actor's id as it was at insert: the foreign key becomes NULL when a member is erased,
+    # and the hash must not change then.
+    actor_ref = models.BigIntegerField(null=True, blank=True)
+    # Set by the sealer (``privacy.chain.seal``), empty until then.
+    seq = models.BigIntegerField(null=True, blank=True, unique=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-at"]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+    @property
+    def details_text(self) -> str:
+        return json.dumps(self.details, ensure_ascii=False, sort_keys=True)

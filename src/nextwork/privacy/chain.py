@@ -1,0 +1,184 @@
+"""The hash chain of the audit log: sealing events into it, and verifying it.
+
+``audit_record`` stays cheap (one INSERT, no lock) because it runs inside busy transactions;
+the chain is built afterwards by ``seal`` (the worker runs it every minute): under one lock,
+the events created more than ``SEAL_DELAY`` ago that are not sealed yet get the next sequence
+numbers, in (at, id) order, and each the hash of its content and of the event before it::
+
+    hash = sha256(prev_hash + canonical JSON of {seq, at, actor_ref, action, area_code, details})
+
+An event whose transaction commits late is sealed by a later run: the chain's order is the order
+of sealing, not of ids. ``verify`` walks the chain in ``seq`` order and recomputes every hash.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import zlib
+from dataclasses import asdict, dataclass, field
+
+import orjson
+from django.db import connection, transaction
+from django.utils import timezone
+
+from nextwork.privacy.models import AuditEvent
+
+SEAL_DELAY = datetime.timedelta(seconds=5)
+# Unsealed for longer than this: the sealer is not running.
+STALE_AFTER = datetime.timedelta(minutes=10)
+BATCH = 2000
+# The key of the PostgreSQL advisory lock held while sealing (any fixed 32-bit number).
+LOCK_KEY = zlib.crc32(b"nextwork.privacy.seal")
+
+FIELDS = ["id", "seq", "at", "actor_ref", "action", "area_code", "details", "prev_hash", "hash"]
+
+
+def canonical(*, seq: int, at: datetime.datetime, actor_ref, action: str, area_code: str,
+              details) -> bytes:  # fmt: skip
+    """The bytes that an event's hash covers: sorted keys, no spaces, UTF-8 as it is."""
+    return orjson.dumps(
+        {
+            "seq": seq,
+            "at": at.astimezone(datetime.UTC).isoformat(),
+            "actor_ref": actor_ref,
+            "action": action,
+            "area_code": area_code,
+            "details": details,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+def event_hash(prev_hash: str, **content) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical(**content)).hexdigest()
+
+
+def _lock() -> None:
+    """Serialise the sealers. SQLite's write transactions already are (IMMEDIATE mode)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+
+
+def seal(now: datetime.datetime | None = None) -> int:
+    """Seal the events created more than ``SEAL_DELAY`` before ``now`` and not sealed yet, in
+    (at, id) order, after the last sealed event; return how many were sealed. Safe to run from
+    several workers at once: the lock makes them take turns, and ``seq`` is unique."""
+    cutoff = (now or timezone.now()) - SEAL_DELAY
+    sealed = 0
+    while True:
+        with transaction.atomic():
+            _lock()
+            last = (
+                AuditEvent.objects.filter(seq__isnull=False)
+                .order_by("-seq")
+                .values_list("seq", "hash")
+                .first()
+            )
+            seq, prev_hash = last if last else (0, "")
+            batch = list(
+                AuditEvent.objects.filter(seq__isnull=True, at__lte=cutoff)
+                .order_by("at", "id")
+                .only(*FIELDS)[:BATCH]
+            )
+            for event in batch:
+                seq += 1
+                event.seq = seq
+                event.prev_hash = prev_hash
+                event.hash = prev_hash = event_hash(prev_hash, **_content(event))
+            AuditEvent.objects.bulk_update(batch, ["seq", "prev_hash", "hash"])
+        sealed += len(batch)
+        if len(batch) < BATCH:
+            return sealed
+
+
+def _content(event) -> dict:
+    return {
+        "seq": event.seq,
+        "at": event.at,
+        "actor_ref": event.actor_ref,
+        "action": event.action,
+        "area_code": event.area_code,
+        "details": event.details,
+    }
+
+
+@dataclass
+class Report:
+    """What ``verify`` found. ``intact`` is False from the first broken link, whose sequence
+    number is ``broken_seq``; ``problem`` says how (changed, removed, reordered)."""
+
+    intact: bool = True
+    sealed: int = 0
+    unsealed: int = 0
+    stale: int = 0
+    head_seq: int | None = None
+    head_hash: str = ""
+    broken_seq: int | None = None
+    problem: str = ""
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def verify(now: datetime.datetime | None = None) -> Report:
+    """Walk the chain in ``seq`` order, recomputing every hash; stop at the first break.
+
+    - a gap in the sequence numbers: an event was removed (``removed``);
+    - an event whose ``prev_hash`` is not the hash of the event before it: it was moved, or the
+      one before it was replaced (``reordered``);
+    - an event whose content no longer gives its hash: it was changed (``changed``).
+
+    Removing the last events of the chain leaves no gap: compare ``head_seq`` and ``head_hash``
+    with a copy kept elsewhere (the backups' log) to see it."""
+    now = now or timezone.now()
+    report = Report()
+    expected_seq, prev_hash = 1, ""
+    events = (
+        AuditEvent.objects.filter(seq__isnull=False).order_by("seq").only(*FIELDS).iterator(BATCH)
+    )
+    for event in events:
+        report.sealed += 1
+        if report.intact:
+            broken = _check(event, expected_seq, prev_hash)
+            if broken:
+                report.intact = False
+                report.broken_seq, report.problem, report.message = broken
+        expected_seq, prev_hash = event.seq + 1, event.hash
+        report.head_seq, report.head_hash = event.seq, event.hash
+    unsealed = AuditEvent.objects.filter(seq__isnull=True)
+    report.unsealed = unsealed.count()
+    report.stale = unsealed.filter(at__lt=now - STALE_AFTER).count()
+    if report.stale:
+        report.warnings.append(
+            f"{report.stale} events unsealed for more than {STALE_AFTER.seconds // 60} minutes: "
+            "is the worker running (`nextwork worker`)? `nextwork audit seal` seals them now."
+        )
+    return report
+
+
+def _check(event, expected_seq: int, prev_hash: str) -> tuple[int, str, str] | None:
+    if event.seq != expected_seq:
+        missing = (
+            f"seq {expected_seq}"
+            if event.seq == expected_seq + 1
+            else f"seq {expected_seq} to {event.seq - 1}"
+        )
+        return expected_seq, "removed", f"{missing} missing: events were removed from the chain."
+    if event.prev_hash != prev_hash:
+        return (
+            event.seq,
+            "reordered",
+            f"seq {event.seq} (id {event.id}) does not follow the event before it: events were "
+            "reordered, or the one before it was replaced.",
+        )
+    if event.hash != event_hash(prev_hash, **_content(event)):
+        return (
+            event.seq,
+            "changed",
+            f"seq {event.seq} (id {event.id}, {event.action}) was changed after it was sealed.",
+        )
+    return None
