@@ -45,6 +45,8 @@ def test_help_lists_the_commands(capsys):
         "setup",
         "serve",
         "worker",
+        "backup",
+        "restore",
         "territories",
         "locate",
         "members",
@@ -52,6 +54,7 @@ def test_help_lists_the_commands(capsys):
         "demo",
         "mobilisation",
         "listen",
+        "audit",
         "check",
         "manage",
     } == set(listed)

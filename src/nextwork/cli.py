@@ -14,6 +14,8 @@ COMMANDS = (
     "setup",
     "serve",
     "worker",
+    "backup",
+    "restore",
     "territories",
     "locate",
     "members",
@@ -21,6 +23,7 @@ COMMANDS = (
     "demo",
     "mobilisation",
     "listen",
+    "audit",
     "check",
 )
 
@@ -46,6 +49,8 @@ def command_help() -> dict[str, str]:
             app = "nextwork.mobilisation"
         if name == "listen":
             app = "nextwork.monitoring"
+        if name == "audit":
+            app = "nextwork.privacy"
         helps[name] = load_command_class(app, name).help.strip().splitlines()[0]
     helps["manage"] = "Run any Django management command (migrate, createsuperuser, shell…)."
     return helps

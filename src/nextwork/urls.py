@@ -23,5 +23,6 @@ urlpatterns = [
     path("", include("nextwork.mobilisation.urls")),
     path("", include("nextwork.mobilisation.reminder_urls")),
     path("", include("nextwork.monitoring.urls")),
+    path("", include("nextwork.privacy.urls")),
 ]
 handler404 = "nextwork.common.views.not_found"

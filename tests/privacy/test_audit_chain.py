@@ -180,11 +180,9 @@ def test_command_seal(db, capsys):
 
 # -- the viewer -------------------------------------------------------------------------------
 
-pytestmark_urls = pytest.mark.urls("tests.privacy.urls")
 URL = "/espace/journal/"
 
 
-@pytestmark_urls
 def test_viewer_is_for_staff_only(client, people):
     assert client.get(URL).status_code == 302
     for who in ("member", "coord75", "camille"):
@@ -196,7 +194,6 @@ def test_viewer_is_for_staff_only(client, people):
     assert viewed.actor_ref == people["staff"].pk
 
 
-@pytestmark_urls
 def test_viewer_filters(client, people):
     camille, lou = people["camille"], people["member"]
     audit_record(actor=camille, action="members.read", area_code="75-02")
@@ -221,7 +218,6 @@ def test_viewer_filters(client, people):
     assert "Aucun membre" in page and f"membre #{lou.pk}" not in page
 
 
-@pytestmark_urls
 def test_viewer_shows_the_chain(client, people):
     audit_record(actor=people["camille"], action="members.read", area_code="75-02")
     chain.seal(now=later())
