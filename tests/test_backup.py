@@ -1,7 +1,8 @@
 """The backup drill: back up, change, restore, and the counts and rows are the backup's.
 
 The commands run in subprocesses against a throwaway NEXTWORK_HOME with its own SQLite file (and,
-when DATABASE_URL points at PostgreSQL, against that database too), as an operator runs them.
+when DATABASE_URL points at PostgreSQL, against a scratch database created on that server and
+dropped afterwards, never DATABASE_URL's own), as an operator runs them.
 """
 
 from __future__ import annotations
@@ -105,13 +106,38 @@ def test_sqlite_drill(sqlite_env, tmp_path):
     drill(sqlite_env, tmp_path)
 
 
+@pytest.fixture
+def scratch_database():
+    """A database of its own on DATABASE_URL's server, dropped afterwards: the drill restores
+    over its database, which must never be the developer's nor the test run's."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(PG_URL)
+    name = f"nextwork_backup_drill_{os.getpid()}"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error as exc:
+        pytest.skip(f"cannot create a scratch database for the drill: {type(exc).__name__}")
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
 @pytest.mark.skipif(
     not PG_URL.startswith("postgres"),
-    reason="DATABASE_URL does not point at PostgreSQL (the PostgreSQL drill needs a throwaway "
-    "database: DATABASE_URL=postgres://…/scratch pytest tests/test_backup.py)",
+    reason="DATABASE_URL does not point at PostgreSQL: the drill runs on a scratch database of "
+    "that server",
 )
-def test_postgresql_drill(tmp_path):
-    env = prepare(tmp_path / "home", PG_URL)
+def test_postgresql_drill(tmp_path, scratch_database):
+    env = prepare(tmp_path / "home", scratch_database)
     drill(env, tmp_path)
 
 
