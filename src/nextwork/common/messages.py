@@ -22,3 +22,15 @@ def lookup(exc: DomainError, table) -> tuple[str, dict[str, str]] | None:
         if found:
             return str(text), {k: v for k, v in found.groupdict().items() if v is not None}
     return None
+
+
+def sentence(exc: DomainError, table, adjust=None) -> str:
+    """The page's sentence for ``exc``: the table's text filled with the message's values
+    (``adjust`` may reshape them first), or the service's own message when no entry fits."""
+    found = lookup(exc, table)
+    if found is None:
+        return exc.message
+    text, values = found
+    if adjust is not None:
+        values = adjust(values)
+    return text % values if values else text

@@ -116,15 +116,15 @@ FRENCH = [
 
 def french(exc: DomainError) -> str:
     """The French sentence for a service's refusal; an unlisted one as the service wrote it."""
-    found = messages.lookup(exc, FRENCH)
-    if found is None:
-        return exc.message
-    text, values = found
+    return messages.sentence(exc, FRENCH, _readable)
+
+
+def _readable(values: dict) -> dict:
     if "names" in values:
         values["names"] = values["names"].replace(" or ", ", ")
     if "day" in values:
         values["day"] = datetime.date.fromisoformat(values["day"]).strftime("%d/%m/%Y")
-    return text % values if values else text
+    return values
 
 
 # -- places: an INSEE code or a postcode -------------------------------------------------------

@@ -104,11 +104,8 @@ SEVERITIES = [
 
 
 def _french(exc: DomainError) -> str:
-    found = messages.lookup(exc, FRENCH)
-    if found is None:
-        return exc.message  # the publishers' refusals are French already
-    text, values = found
-    return text % values if values else text
+    # Unlisted refusals (the publishers') are French already.
+    return messages.sentence(exc, FRENCH)
 
 
 def _code(area: Area | None) -> str:

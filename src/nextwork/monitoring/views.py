@@ -50,13 +50,10 @@ FRENCH = [
 
 
 def _french(exc: DomainError) -> str:
-    found = messages.lookup(exc, FRENCH)
-    if found is None:
-        return exc.message
-    text, values = found
-    if "n" in values:
-        values["n"] = str(int(values["n"]) + 1)
-    return text % values if values else text
+    # The services count terms from 0, people from 1.
+    return messages.sentence(
+        exc, FRENCH, lambda v: {**v, "n": str(int(v["n"]) + 1)} if "n" in v else v
+    )
 
 
 def _staff(request: HttpRequest) -> None:
