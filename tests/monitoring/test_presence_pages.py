@@ -232,7 +232,7 @@ def test_checking_shows_the_bluesky_problem_in_french_and_publishes_nothing(
     fine = text_of(client.post(PUBLISH, {"text": "Rendez-vous samedi.", "channels": [
         channels["mastodon"].pk, channels["bluesky"].pk], "action": "check"}))  # fmt: skip
     assert "Rien n'empêche la publication" in fine
-    assert "Aucun compte de publication n'est enregistré pour ce canal" in fine  # Bluesky
+    assert "Aucun compte de publication n'est enregistré pour Bluesky" in fine
     assert not Publication.objects.exists() and instance.requests == []
     bad = text_of(client.post(PUBLISH, {"text": "Bonjour", "link": "javascript:alert(1)",
                                         "channels": [channels["youtube"].pk],

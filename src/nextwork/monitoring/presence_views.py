@@ -13,7 +13,6 @@ import zoneinfo
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,12 +30,10 @@ from nextwork.monitoring.models import (
     ChannelKind,
     ChannelSnapshot,
     PresenceReport,
-    PublishingAccount,
 )
 from nextwork.monitoring.presence import reader_for
 from nextwork.monitoring.presence import selectors as presence
 from nextwork.monitoring.presence import services as presence_services
-from nextwork.monitoring.publishers import publisher_for
 from nextwork.network.permissions import current_grants, is_staff
 from nextwork.territories.models import Area, AreaKind
 
@@ -309,49 +306,6 @@ def presence_enter(request: HttpRequest, channel_id: int) -> HttpResponse:
 # -- publishing -----------------------------------------------------------------------------
 
 
-def _account(channel: Channel) -> PublishingAccount | None:
-    try:
-        return channel.publishing_account
-    except PublishingAccount.DoesNotExist:
-        return None
-
-
-def _preview(channels: list[Channel], text: str, link: str) -> list[dict]:
-    """Per channel, the text as it would be published there and its problems, from the
-    channel's publisher (the checks ``publication_create`` runs); nothing is written."""
-    rows = []
-    for channel in channels:
-        publisher = publisher_for(channel.kind)
-        account = _account(channel)
-        where = channel.handle or channel.label or channel.url
-        problems = publisher.check(text, link, account=account, where=where)
-        rows.append({
-            "channel": channel, "text": publisher.adapt(text, link, account=account).text,
-            "errors": [p for p in problems if p.severity == "error"],
-            "warnings": [p for p in problems if p.severity != "error"],
-            "live": publisher.has_api and account is not None,
-            "no_account": publisher.has_api and account is None,
-        })  # fmt: skip
-    return rows
-
-
-class _DryRun(Exception):
-    pass
-
-
-def _dry_run(**kwargs) -> DomainError | None:
-    """What ``publication_create`` would refuse, without keeping anything: it runs in a
-    transaction rolled back in every case (it never calls a network)."""
-    try:
-        with transaction.atomic():
-            publishing.publication_create(**kwargs)
-            raise _DryRun
-    except _DryRun:
-        return None
-    except DomainError as exc:
-        return exc
-
-
 def _schedule(day: str, time: str) -> datetime.datetime | None:
     if not day and not time:
         return None
@@ -378,8 +332,6 @@ def publish(request: HttpRequest) -> HttpResponse:
         values = {k: request.POST.get(k, "")[: publishing.MAX_TEXT + 10]
                   for k in ("text", "link", "day", "time")}  # fmt: skip
         values["channels"] = request.POST.getlist("channels")[: publishing.MAX_CHANNELS + 1]
-        chosen_ids = {str(c.pk) for c in channels} & set(values["channels"])
-        chosen = [c for c in channels if str(c.pk) in chosen_ids]
         try:
             scheduled_at = _schedule(values["day"].strip(), values["time"].strip())
         except ValueError:
@@ -387,9 +339,14 @@ def publish(request: HttpRequest) -> HttpResponse:
             scheduled_at = None
         wanted = dict(by=request.user, text=values["text"], link=values["link"],
                       channel_ids=values["channels"], scheduled_at=scheduled_at)  # fmt: skip
-        rows = _preview(chosen, values["text"].strip(), values["link"].strip())
-        refused = any(r["errors"] for r in rows)
-        if not errors and request.POST.get("action") == "publish":
+        try:
+            plan = publishing.publication_preview(**wanted)
+        except DomainError as exc:
+            errors.setdefault(_field(exc), _french(exc))
+            plan = None
+        rows = plan.targets if plan else []
+        refused = bool(plan and plan.errors)
+        if not errors and not refused and request.POST.get("action") == "publish":
             try:
                 made = publishing.publication_create(**wanted)
             except DomainError as exc:
@@ -397,10 +354,6 @@ def publish(request: HttpRequest) -> HttpResponse:
             else:
                 flash.success(request, _("Publication enregistrée (n° %(n)s).") % {"n": made.pk})
                 return redirect("monitoring:publications")
-        elif not errors:
-            exc = _dry_run(**wanted)
-            if exc is not None and not (exc.field == "text" and refused):
-                errors[_field(exc)] = _french(exc)
         if refused:
             errors.setdefault("text", _("Le texte est refusé par au moins un canal : voyez "
                                         "ci-dessous quoi changer."))  # fmt: skip

@@ -29,6 +29,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.db import transaction
@@ -48,6 +49,7 @@ from nextwork.monitoring.models import (
 from nextwork.monitoring.presence import selectors as channel_selectors
 from nextwork.monitoring.presence.selectors import require_manage
 from nextwork.monitoring.publishers import (
+    Adapted,
     Problem,
     PublishError,
     Refused,
@@ -148,6 +150,77 @@ def _scope_code(channels: list[Channel]) -> str:
     return codes.pop() if len(codes) == 1 else ""
 
 
+@dataclass(frozen=True)
+class TargetPlan:
+    """What one channel would receive: its adapted text and what its publisher found."""
+
+    channel: Channel
+    adapted: Adapted
+    problems: list[Problem]
+    live: bool  # published by the platform (an API and an account), or text to copy
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity != "error"]
+
+
+@dataclass(frozen=True)
+class PublicationPlan:
+    text: str
+    link: str
+    language: str
+    channels: list[Channel]
+    scheduled_at: datetime.datetime | None
+    targets: list[TargetPlan]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for t in self.targets for p in t.errors]
+
+
+def publication_preview(
+    *,
+    by,
+    text: str,
+    link: str = "",
+    channel_ids: Iterable[int],
+    scheduled_at: datetime.datetime | None = None,
+    language: str = "fr",
+    now: datetime.datetime | None = None,
+) -> PublicationPlan:
+    """What ``publication_create`` would compose, channel by channel, without writing anything.
+
+    Input that cannot be planned at all (text, link, language, channels, schedule) raises
+    ``InvalidInput``; a channel's refusal (a text too long for it) is in the plan's ``errors``."""
+    now = now or timezone.now()
+    text = clean_text(text, field="text", limit=MAX_TEXT)
+    link = _check_link(link)
+    language = (language or "fr").strip()
+    if not LANGUAGE.match(language):
+        raise InvalidInput("language: a language code such as fr or en.", field="language")
+    channels = _channels(by, channel_ids)
+    scheduled_at = _when(scheduled_at, now)
+    targets = []
+    for channel in channels:
+        publisher = publisher_for(channel.kind)
+        account = _account(channel)
+        problems = publisher.check(text, link, account=account, where=_where(channel))
+        if publisher.has_api and account is None:
+            problems.append(Problem("no_account", "warning", (
+                f"Aucun compte de publication n'est enregistré pour {publisher.label} "
+                f"({_where(channel)}) : le texte est préparé, à publier à la main, ou "
+                "enregistrez le compte avant de composer."
+            )))  # fmt: skip
+        adapted = publisher.adapt(text, link, account=account)
+        live = publisher.has_api and account is not None
+        targets.append(TargetPlan(channel, adapted, problems, live))
+    return PublicationPlan(text, link, language, channels, scheduled_at, targets)
+
+
 @transaction.atomic
 def publication_create(
     *,
@@ -161,53 +234,33 @@ def publication_create(
 ) -> Publication:
     """Compose a publication for ``channel_ids``; nothing is sent before ``publish_due``."""
     now = now or timezone.now()
-    text = clean_text(text, field="text", limit=MAX_TEXT)
-    link = _check_link(link)
-    language = (language or "fr").strip()
-    if not LANGUAGE.match(language):
-        raise InvalidInput("language: a language code such as fr or en.", field="language")
-    channels = _channels(by, channel_ids)
-    scheduled_at = _when(scheduled_at, now)
-    plans, errors = [], []
-    for channel in channels:
-        publisher = publisher_for(channel.kind)
-        account = _account(channel)
-        problems = publisher.check(text, link, account=account, where=_where(channel))
-        errors += [p for p in problems if p.severity == "error"]
-        live = publisher.has_api and account is not None
-        if publisher.has_api and account is None:
-            problems.append(Problem("no_account", "warning", (
-                f"Aucun compte de publication n'est enregistré pour {publisher.label} "
-                f"({_where(channel)}) : le texte est préparé, à publier à la main, ou "
-                "enregistrez le compte avant de composer."
-            )))  # fmt: skip
-        adapted = publisher.adapt(text, link, account=account)
-        plans.append((channel, adapted, problems, live))
-    if errors:
-        codes = {p.code for p in errors}
-        raise InvalidInput(" ".join(p.message for p in errors), field="text",
+    plan = publication_preview(by=by, text=text, link=link, channel_ids=channel_ids,
+                               scheduled_at=scheduled_at, language=language, now=now)  # fmt: skip
+    if plan.errors:
+        codes = {p.code for p in plan.errors}
+        raise InvalidInput(" ".join(p.message for p in plan.errors), field="text",
                            code=codes.pop() if len(codes) == 1 else "invalid")  # fmt: skip
-    live_any = any(live for *_, live in plans)
     publication = Publication(
-        text=text, link=link, language=language, created_by=by, created_at=now,
-        scheduled_at=scheduled_at,
-        status=PublicationStatus.SCHEDULED if live_any else PublicationStatus.DONE,
+        text=plan.text, link=plan.link, language=plan.language, created_by=by, created_at=now,
+        scheduled_at=plan.scheduled_at,
+        status=PublicationStatus.SCHEDULED if any(t.live for t in plan.targets)
+        else PublicationStatus.DONE,
     )  # fmt: skip
     publication.full_clean(exclude=["link"])
     publication.save()
     PublicationTarget.objects.bulk_create([
         PublicationTarget(
-            publication=publication, channel=channel, text=adapted.text, facets=adapted.facets,
-            problems=[p.as_dict() for p in problems],
-            status=TargetStatus.PENDING if live else TargetStatus.PREPARED,
-            next_attempt_at=(scheduled_at or now) if live else None,
+            publication=publication, channel=t.channel, text=t.adapted.text,
+            facets=t.adapted.facets, problems=[p.as_dict() for p in t.problems],
+            status=TargetStatus.PENDING if t.live else TargetStatus.PREPARED,
+            next_attempt_at=(plan.scheduled_at or now) if t.live else None,
         )
-        for channel, adapted, problems, live in plans
+        for t in plan.targets
     ])  # fmt: skip
-    when = scheduled_at.isoformat() if scheduled_at else None
-    audit_record(actor=by, action="publishing.create", area_code=_scope_code(channels),
+    when = plan.scheduled_at.isoformat() if plan.scheduled_at else None
+    audit_record(actor=by, action="publishing.create", area_code=_scope_code(plan.channels),
                  details={"publication": publication.pk, "scheduled_at": when,
-                          "channels": [c.pk for c in channels]})  # fmt: skip
+                          "channels": [c.pk for c in plan.channels]})  # fmt: skip
     return publication
 
 
