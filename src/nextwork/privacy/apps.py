@@ -8,4 +8,11 @@ class PrivacyConfig(AppConfig):
     verbose_name = _("Vie privée")
 
     def ready(self) -> None:
-        from nextwork.privacy import tasks  # noqa: F401  (registers the minute seal)
+        from nextwork.common import backup
+        from nextwork.privacy import (
+            ledger,
+            tasks,  # noqa: F401  (registers the minute seal)
+        )
+
+        if ledger.reapply not in backup.AFTER_RESTORE:
+            backup.AFTER_RESTORE.append(ledger.reapply)

@@ -13,6 +13,7 @@ import json
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditEvent(models.Model):
@@ -46,3 +47,41 @@ class AuditEvent(models.Model):
     @property
     def details_text(self) -> str:
         return json.dumps(self.details, ensure_ascii=False, sort_keys=True)
+
+
+class ErasureReason(models.TextChoices):
+    SELF = "self", _("à sa demande, depuis son espace")
+    REQUEST = "request", _("à sa demande, transmise à l'équipe")
+    RETENTION = "retention", _("fin de la durée de conservation")
+    LEGAL = "legal", _("décision de justice ou de la CNIL")
+    OTHER = "other", _("autre motif")
+
+
+class ErasureRecord(models.Model):
+    """One erased member, in the erasure ledger: never an address or a name.
+
+    The ledger outlives the member so that a restore can erase them again (``privacy.ledger``):
+    each row is also appended to the ledger file (``NEXTWORK_ERASURE_LEDGER``) once the erasure
+    has committed; ``filed_at`` says when. The hashes are keyed (HMAC-SHA256 with a key derived
+    from ``SECRET_KEY``, see docs/privacy.md): they tell whether an address was erased, but
+    cannot be reversed by hashing a list of known addresses without the key.
+    """
+
+    member_ref = models.BigIntegerField(help_text="The erased member's id.")
+    public_id = models.UUIDField(unique=True)
+    erased_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Who erased: the member themself, a staff member (their id), or the system (neither).
+    by_self = models.BooleanField(default=False)
+    by_ref = models.BigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=20, choices=ErasureReason.choices)
+    email_hmac = models.CharField(max_length=64, blank=True)
+    phone_hmac = models.CharField(max_length=64, blank=True)
+    # Channels whose address went on the suppression list at erasure ("email", "sms").
+    suppressed = models.JSONField(default=list, blank=True)
+    filed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-erased_at"]
+
+    def __str__(self) -> str:
+        return f"erasure of member #{self.member_ref} ({self.reason})"

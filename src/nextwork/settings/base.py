@@ -172,6 +172,8 @@ NEXTWORK_SITE_URL = (env.get("NEXTWORK_SITE_URL") or "").rstrip("/")
 NEXTWORK_SIGNUP_RATE = int(env.get("NEXTWORK_SIGNUP_RATE") or 10)
 NEXTWORK_SMS_PROVIDER = env.get("NEXTWORK_SMS_PROVIDER")
 NEXTWORK_SMS_FILE = env.get("NEXTWORK_SMS_FILE") or str(HOME / "sms-outbox.jsonl")
+# The erasure ledger's durable copy (privacy/ledger.py): a restore erases again who it names.
+NEXTWORK_ERASURE_LEDGER = env.get("NEXTWORK_ERASURE_LEDGER") or str(HOME / "erasure-ledger.jsonl")
 NEXTWORK_SMS_PRICE_PER_SEGMENT = env.get("NEXTWORK_SMS_PRICE_PER_SEGMENT")
 NEXTWORK_SMS_TIMEOUT = float(env.get("NEXTWORK_SMS_TIMEOUT") or 10)
 TWILIO_ACCOUNT_SID = env.get("TWILIO_ACCOUNT_SID")

@@ -94,6 +94,12 @@ SETTINGS: dict[str, Setting] = {
             "Unset: NEXTWORK_HOME/sms-outbox.jsonl.",
         ),
         Setting(
+            "NEXTWORK_ERASURE_LEDGER",
+            "File where every erasure of a member is appended (JSON lines, mode 0600, no "
+            "personal data), re-applied after a restore. Keep it outside the backups' folder and "
+            "with the same care as them. Unset: NEXTWORK_HOME/erasure-ledger.jsonl.",
+        ),
+        Setting(
             "NEXTWORK_SMS_PRICE_PER_SEGMENT",
             "Price in euros of one SMS segment, for cost estimates before a send.",
             "0.045",
