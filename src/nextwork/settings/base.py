@@ -73,6 +73,7 @@ PASSWORD_HASHERS = [
 ]
 
 MIDDLEWARE = [
+    "nextwork.common.dberrors.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
