@@ -163,3 +163,21 @@ def test_an_overlong_decision_message_is_refused_and_nothing_changes(people, are
         )
     application.refresh_from_db()
     assert application.status == ApplicationStatus.PENDING
+
+
+def test_grant_changes_are_audited_with_ids_only(people, area, make_member):
+    from nextwork.privacy.models import AuditEvent
+
+    camille_grant = Grant.objects.get(member=people["camille"], role=Role.RELAY)
+    services.grant_end(grant=camille_grant, ended_by=people["coord75"])
+    successor = make_member("Noa")
+    given = services.grant_role(
+        member=successor, role=Role.RELAY, area=area("75-02"), granted_by=people["coord75"]
+    )
+    events = list(AuditEvent.objects.filter(action__startswith="grants.").order_by("pk"))
+    assert [(e.action, e.actor, e.area_code) for e in events] == [
+        ("grants.end", people["coord75"], "75-02"),
+        ("grants.give", people["coord75"], "75-02"),
+    ]
+    assert events[1].details == {"grant": given.pk, "member": successor.pk, "role": "relay"}
+    assert successor.email not in events[1].details_text

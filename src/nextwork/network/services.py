@@ -25,6 +25,7 @@ from nextwork.network.models import (
     RelayApplication,
     Role,
 )
+from nextwork.privacy.services import audit_record
 from nextwork.territories.models import SENATE_KINDS, Area, AreaKind
 
 # Which kind of area each role is granted on.
@@ -69,7 +70,15 @@ def grant_role(*, member: Member, role: str, area: Area | None, granted_by: Memb
             grant.save()
     except IntegrityError as exc:
         raise _grant_conflict(role, area) from exc
+    _audit_grant("grants.give", grant, granted_by)
     return grant
+
+
+def _audit_grant(action: str, grant: Grant, by: Member | None) -> None:
+    """Grant changes are sensitive (they open member lists): audited, ids only."""
+    audit_record(actor=by, action=action, area_code=grant.area.code if grant.area_id else "",
+                 details={"grant": grant.pk, "member": grant.member_id,
+                          "role": grant.role})  # fmt: skip
 
 
 def _grant_conflict(role: str, area: Area | None) -> Conflict:
@@ -94,6 +103,7 @@ def grant_end(*, grant: Grant, ended_by: Member | None) -> Grant:
         raise Conflict("This role has already ended.", field=None)
     grant.valid_to = timezone.now()
     grant.save(update_fields=["valid_to"])
+    _audit_grant("grants.end", grant, ended_by)
     return grant
 
 
