@@ -55,6 +55,7 @@ def test_help_lists_the_commands(capsys):
         "mobilisation",
         "listen",
         "audit",
+        "retention",
         "check",
         "manage",
     } == set(listed)

@@ -24,6 +24,7 @@ COMMANDS = (
     "mobilisation",
     "listen",
     "audit",
+    "retention",
     "check",
 )
 
@@ -49,7 +50,7 @@ def command_help() -> dict[str, str]:
             app = "nextwork.mobilisation"
         if name == "listen":
             app = "nextwork.monitoring"
-        if name == "audit":
+        if name in ("audit", "retention"):
             app = "nextwork.privacy"
         helps[name] = load_command_class(app, name).help.strip().splitlines()[0]
     helps["manage"] = "Run any Django management command (migrate, createsuperuser, shell…)."

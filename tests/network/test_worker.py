@@ -72,6 +72,7 @@ def test_the_worker_takes_today_s_snapshot_and_plans_tomorrow_s(registry, worker
         "nextwork.mobilisation.tasks.registration_reminders",
         "nextwork.monitoring.tasks.monitoring_tick",  # every minute: polls the due sources
         "nextwork.network.tasks.daily_coverage_snapshot",
+        "nextwork.privacy.tasks.apply_retention",  # every night: the retention policies
         "nextwork.privacy.tasks.seal_audit_log",  # every minute: seals the audit log
     ]
 

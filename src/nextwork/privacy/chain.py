@@ -111,6 +111,8 @@ class Report:
 
     intact: bool = True
     sealed: int = 0
+    # The chain's oldest events up to this seq were removed by the retention policy.
+    pruned_through: int | None = None
     unsealed: int = 0
     stale: int = 0
     head_seq: int | None = None
@@ -132,11 +134,16 @@ def verify(now: datetime.datetime | None = None) -> Report:
       one before it was replaced (``reordered``);
     - an event whose content no longer gives its hash: it was changed (``changed``).
 
+    When the retention policy removed the oldest events (``prune``), the walk starts at the
+    first remaining event, whose ``prev_hash`` must be the hash the prune recorded in the chain.
+
     Removing the last events of the chain leaves no gap: compare ``head_seq`` and ``head_hash``
     with a copy kept elsewhere (the backups' log) to see it."""
     now = now or timezone.now()
     report = Report()
-    expected_seq, prev_hash = 1, ""
+    expected_seq, prev_hash = _start()
+    if expected_seq > 1:
+        report.pruned_through = expected_seq - 1
     events = (
         AuditEvent.objects.filter(seq__isnull=False).order_by("seq").only(*FIELDS).iterator(BATCH)
     )
@@ -182,3 +189,77 @@ def _check(event, expected_seq: int, prev_hash: str) -> tuple[int, str, str] | N
             f"seq {event.seq} (id {event.id}, {event.action}) was changed after it was sealed.",
         )
     return None
+
+
+# -- pruning (the retention policy of the audit log) ------------------------------------------
+
+PRUNE_ACTION = "privacy.retention"
+
+
+def _start() -> tuple[int, str]:
+    """Where the walk starts: seq 1 and an empty hash, or, when the oldest events were pruned,
+    the seq after the prune and the hash it recorded. The record is an event sealed into the
+    chain, so a forged or changed one breaks the chain like any other event; a prefix removed
+    without a record (or up to another seq than recorded) is still a removal."""
+    first = AuditEvent.objects.filter(seq__isnull=False).order_by("seq").values_list("seq").first()
+    if first is None or first[0] == 1:
+        return 1, ""
+    records = AuditEvent.objects.filter(action=PRUNE_ACTION, seq__gte=first[0]).values_list(
+        "details", flat=True
+    )
+    for details in records:
+        if isinstance(details, dict) and details.get("pruned_through_seq") == first[0] - 1:
+            return first[0], str(details.get("pruned_through_hash", ""))
+    return 1, ""
+
+
+@dataclass
+class Prune:
+    """What ``prune`` removed (or would remove): the events up to ``through_seq``."""
+
+    events: int = 0
+    through_seq: int | None = None
+    through_hash: str = ""
+    record_seq: int | None = None
+
+
+def prune(before: datetime.datetime, *, dry_run: bool = False) -> Prune:
+    """Remove the oldest sealed events created before ``before``: only a prefix of the chain
+    (oldest seq first, up to the first event that is younger), never an unsealed event.
+
+    Under the sealers' lock, in one transaction: the prune is recorded as an event
+    (``privacy.retention``, with the last removed seq and its hash), sealed at once at the head
+    of the chain, then the prefix is deleted; ``verify`` starts from the first remaining event
+    and checks its ``prev_hash`` against the recorded hash."""
+    result = Prune()
+    with transaction.atomic():
+        _lock()
+        sealed = AuditEvent.objects.filter(seq__isnull=False)
+        young = sealed.filter(at__gte=before).order_by("seq").values_list("seq", flat=True).first()
+        prefix = sealed.filter(seq__lt=young) if young is not None else sealed
+        last = prefix.order_by("-seq").values_list("seq", "hash").first()
+        if last is None:
+            return result
+        result.events = prefix.count()
+        result.through_seq, result.through_hash = last
+        if dry_run:
+            return result
+        record = AuditEvent.objects.create(
+            actor=None,
+            actor_ref=None,
+            action=PRUNE_ACTION,
+            details={
+                "policy": "audit",
+                "events": result.events,
+                "pruned_through_seq": result.through_seq,
+                "pruned_through_hash": result.through_hash,
+            },
+        )
+        head_seq, head_hash = sealed.order_by("-seq").values_list("seq", "hash").first()
+        record.seq = head_seq + 1
+        record.prev_hash = head_hash
+        record.hash = event_hash(head_hash, **_content(record))
+        record.save(update_fields=["seq", "prev_hash", "hash"])
+        result.record_seq = record.seq
+        prefix.filter(seq__lte=result.through_seq).delete()
+    return result

@@ -247,6 +247,42 @@ SETTINGS: dict[str, Setting] = {
             "SECRET_KEY. Changing it (or SECRET_KEY when it is unset) makes the stored "
             "credentials unreadable: enter them again.",
         ),
+        Setting(
+            "NEXTWORK_RETENTION_UNCONFIRMED_DAYS",
+            "Days after which a sign-up never confirmed is deleted (0: never). See "
+            "[processing-register.md](processing-register.md).",
+            "30",
+        ),
+        Setting(
+            "NEXTWORK_RETENTION_INACTIVE_DAYS",
+            "Days without any sign of life after which a member is erased (0: never); never "
+            "staff or a member holding a current role.",
+            "1095",
+        ),
+        Setting(
+            "NEXTWORK_RETENTION_POSTS_DAYS",
+            "Days after which monitored posts and their mentions are deleted (0: never); the "
+            "per-minute counts and the spikes are kept.",
+            "90",
+        ),
+        Setting(
+            "NEXTWORK_RETENTION_AUDIT_DAYS",
+            "Days after which sealed audit events are removed, oldest first, the prune being "
+            "recorded in the hash chain (0: never).",
+            "365",
+        ),
+        Setting(
+            "NEXTWORK_RETENTION_DELIVERIES_DAYS",
+            "Days after a message finished when its per-member delivery rows (status, opens, "
+            "clicks) are deleted (0: never).",
+            "760",
+        ),
+        Setting(
+            "NEXTWORK_RETENTION_LOGS_DAYS",
+            "Days after which finished background task results and spike webhook deliveries "
+            "are deleted, with expired sessions (0: never).",
+            "90",
+        ),
     ]
 }
 
@@ -261,6 +297,14 @@ def get(name: str) -> str | None:
 
 def get_bool(name: str) -> bool:
     return (get(name) or "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def get_days(name: str) -> int:
+    """A number of days, 0 or more (0 disables what it limits)."""
+    value = (get(name) or "0").strip()
+    if not value.isdigit():
+        raise ConfigurationError(f"{name} must be a whole number of days, 0 or more: {value!r}.")
+    return int(value)
 
 
 def get_list(name: str) -> list[str]:
