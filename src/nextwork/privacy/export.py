@@ -108,11 +108,17 @@ def _value(obj, field: models.Field):
     return value
 
 
+def skipped(name: str) -> bool:
+    """Whether a field is a credential or a secret, by its name (``SKIPPED``, ``*_hash``,
+    ``*secret*``, ``*_hmac``): tables added later are covered too."""
+    return name in SKIPPED or name.endswith(("_hash", "_hmac")) or "secret" in name
+
+
 def _exported_fields(model, owner: str | None) -> list[models.Field]:
     member_model = get_user_model()
     fields = []
     for field in model._meta.concrete_fields:
-        if field.name in SKIPPED or field.name == owner:
+        if skipped(field.name) or field.name == owner:
             continue
         if field.is_relation and field.related_model is member_model:
             continue  # another member (or the member again): never named
@@ -155,7 +161,7 @@ def collect(member) -> dict[str, dict[str, list[dict]]]:
     member_model = get_user_model()
     account_fields = [
         f for f in member_model._meta.concrete_fields
-        if f.name not in SKIPPED and f.name not in ("is_superuser",)
+        if not skipped(f.name) and f.name != "is_superuser"
     ]  # fmt: skip
     data: dict[str, dict[str, list[dict]]] = {
         member_model._meta.app_label: {"account": [_row(member, account_fields)]}
