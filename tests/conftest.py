@@ -11,6 +11,8 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
+pytest_plugins = ["tests.logscan"]  # the log scan and the browser's CSP watch
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_test_environment, django_db_blocker):

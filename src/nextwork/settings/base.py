@@ -73,14 +73,21 @@ PASSWORD_HASHERS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later log line of the request carries its id.
+    "nextwork.common.security.RequestIdMiddleware",
     "nextwork.common.dberrors.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "nextwork.common.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a member's writes are counted as theirs, wherever they come from.
+    "nextwork.common.security.WriteRateLimitMiddleware",
+    "nextwork.common.security.ApiSessionCsrfMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -157,20 +164,62 @@ NEXTWORK_GEOCODER_URL = env.get("NEXTWORK_GEOCODER_URL")
 NEXTWORK_GEOCODER_TIMEOUT = float(env.get("NEXTWORK_GEOCODER_TIMEOUT") or 3)
 NEXTWORK_TERRITORY_SOURCE = env.get("NEXTWORK_TERRITORY_SOURCE")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {
-        "nextwork": {"handlers": ["console"], "level": env.get("LOG_LEVEL")},
-        "django": {"handlers": ["console"], "level": "WARNING"},
-    },
-}
+# Logs (common/logs.py): plain lines or JSON lines, with the request id, redacted.
+NEXTWORK_LOG_FORMAT = env.get("NEXTWORK_LOG_FORMAT") or "plain"
+
+
+def _logging(log_format: str) -> dict:
+    from nextwork.common.logs import FORMATTERS, logging_config
+
+    if log_format not in FORMATTERS:
+        raise env.ConfigurationError(
+            f"NEXTWORK_LOG_FORMAT must be plain or json, not {log_format!r}."
+        )
+    return logging_config(log_format=log_format, level=env.get("LOG_LEVEL"))
+
+
+LOGGING = _logging(NEXTWORK_LOG_FORMAT)
 
 NEXTWORK_ORGANISATION = env.get("NEXTWORK_ORGANISATION")
 NEXTWORK_SITE_URL = (env.get("NEXTWORK_SITE_URL") or "").rstrip("/")
 NEXTWORK_SIGNUP_RATE = int(env.get("NEXTWORK_SIGNUP_RATE") or 10)
+# Web hardening (common/security.py, docs/security.md): writes per minute, and the
+# Content Security Policy (django-csp): scripts only from the site itself, no plugins, no framing.
+NEXTWORK_WRITES_PER_MINUTE = env.get_limits("NEXTWORK_WRITES_PER_MINUTE")
+NEXTWORK_WEBHOOK_WRITES_PER_MINUTE = int(env.get("NEXTWORK_WEBHOOK_WRITES_PER_MINUTE") or 600)
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Inline style attributes and <style> in charts' SVG and printable documents (see
+        # docs/security.md): styles cannot run code.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        # data: for generated images (QR codes); https: for the images of an email's preview.
+        "img-src": ["'self'", "data:", "https:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        # Stripe's checkout is reached by a redirect after the donation form is posted.
+        "form-action": [
+            "'self'",
+            "https://checkout.stripe.com",
+            *env.get_list("NEXTWORK_CSP_FORM_ACTION"),
+        ],
+    }
+}
+if env.get_bool("NEXTWORK_CSP_REPORT_ONLY"):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Request bodies: forms and JSON up to 2.5 MB in memory; uploads are capped per endpoint.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
 NEXTWORK_SMS_PROVIDER = env.get("NEXTWORK_SMS_PROVIDER")
 NEXTWORK_SMS_FILE = env.get("NEXTWORK_SMS_FILE") or str(HOME / "sms-outbox.jsonl")
 # The erasure ledger's durable copy (privacy/ledger.py): a restore erases again who it names.

@@ -51,6 +51,34 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("LOG_LEVEL", "Log level of the nextwork loggers.", "INFO"),
         Setting(
+            "NEXTWORK_LOG_FORMAT",
+            "Log lines as plain text (plain) or JSON lines (json), each with the request id. "
+            "Unset: json in production, plain elsewhere.",
+        ),
+        Setting(
+            "NEXTWORK_WRITES_PER_MINUTE",
+            "Writes (POST, PUT, PATCH, DELETE) accepted per minute from one member, then from "
+            "one address without login: two numbers, comma-separated (then 429).",
+            "120,30",
+        ),
+        Setting(
+            "NEXTWORK_WEBHOOK_WRITES_PER_MINUTE",
+            "Posts accepted per minute from one address on the webhooks of the email, SMS and "
+            "payment providers and on the monitoring ingestion endpoint.",
+            "600",
+        ),
+        Setting(
+            "NEXTWORK_CSP_REPORT_ONLY",
+            "Set to 1 to send the Content Security Policy as report-only (browsers report "
+            "violations in their console and block nothing), to try a change of policy.",
+            "0",
+        ),
+        Setting(
+            "NEXTWORK_CSP_FORM_ACTION",
+            "Comma-separated origins that forms may post or redirect to besides the site and "
+            "Stripe's checkout (the checkout of another payment provider).",
+        ),
+        Setting(
             "NEXTWORK_ORGANISATION",
             "Name of the organisation running the instance, shown in consent texts and emails.",
             "L'organisation",
@@ -309,6 +337,18 @@ def get_days(name: str) -> int:
 
 def get_list(name: str) -> list[str]:
     return [item.strip() for item in (get(name) or "").split(",") if item.strip()]
+
+
+def get_limits(name: str) -> tuple[int, int]:
+    """Two whole numbers, comma-separated (a ceiling for members, then one for visitors)."""
+    value = get(name) or ""
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ConfigurationError(
+            f"{name} must be two whole numbers, comma-separated (members, visitors), "
+            f"not {value!r}."
+        )
+    return int(parts[0]), int(parts[1])
 
 
 def home() -> Path:

@@ -2,6 +2,7 @@
 
 from nextwork.settings import env
 from nextwork.settings.base import *  # noqa: F403
+from nextwork.settings.base import _logging
 
 if not env.get("SECRET_KEY"):
     raise env.ConfigurationError(
@@ -29,3 +30,6 @@ CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# JSON lines for the log collector unless NEXTWORK_LOG_FORMAT says otherwise.
+NEXTWORK_LOG_FORMAT = env.get("NEXTWORK_LOG_FORMAT") or "json"
+LOGGING = _logging(NEXTWORK_LOG_FORMAT)
