@@ -173,6 +173,54 @@ def test_every_sign_of_life_is_a_real_field():
         assert model._meta.get_field(date_field).get_internal_type() == "DateTimeField"
 
 
+# -- donors ----------------------------------------------------------------------------------------
+
+
+def test_donors_go_once_their_last_gift_is_past_accounting_law(member_at):
+    from nextwork.fundraising.models import Beneficiary, Donation, Donor, DonorPerson
+
+    party = Beneficiary.objects.create(name="P", kind="party", legal_name="P", address="Paris")
+    member = member_at(1)
+
+    def donor(key: str, *, gift_years: float, status="succeeded", erased_years=None, **extra):
+        person = DonorPerson.objects.create(key=key * 64)
+        record = Donor.objects.create(
+            key=key * 64, person=person, first_name="Prénom", last_name="Nom",
+            email=f"{key}@example.org", address="1 rue", postcode="75002", city="Paris",
+            created_at=ago(365 * gift_years),
+            erased_at=ago(365 * erased_years) if erased_years else None, **extra,
+        )  # fmt: skip
+        Donation.objects.create(
+            donor=record, person=person, beneficiary=party, amount_cents=1000, method="card",
+            provider="test", status=status, created_at=ago(365 * gift_years),
+            succeeded_at=ago(365 * gift_years) if status == "succeeded" else None,
+        )  # fmt: skip
+        return record
+
+    old = donor("a", gift_years=11, member=member)
+    recent = donor("b", gift_years=9)
+    erased_kept = donor("c", gift_years=11, erased_years=5)
+    Donor.objects.filter(pk=erased_kept.pk).update(email="erased@erased.invalid")
+    retried = donor("d", gift_years=11)
+    person = DonorPerson.objects.get(key="d" * 64)
+    Donation.objects.create(donor=retried, person=person, beneficiary=party, amount_cents=500,
+                            method="card", provider="test", status="pending",
+                            created_at=ago(1))  # fmt: skip
+
+    assert retention.purge_donors(NOW, dry_run=True).rows == {"fundraising.Donor": 2}
+    assert Donor.objects.filter(first_name="").count() == 0
+    assert retention.purge_donors(NOW, dry_run=False).rows == {"fundraising.Donor": 2}
+    for record in (old, recent, erased_kept, retried):
+        record.refresh_from_db()
+    assert old.email.endswith("@erased.invalid") and old.member is None and old.erased_at
+    assert (old.first_name, old.address, erased_kept.last_name, erased_kept.city) == ("",) * 4
+    assert recent.email == "b@example.org" and recent.first_name == "Prénom"
+    assert retried.email == "d@example.org" and retried.first_name == "Prénom"
+    assert Donation.objects.count() == 5  # accounting records stay
+    assert alive(member)
+    assert retention.purge_donors(NOW, dry_run=False).rows == {"fundraising.Donor": 0}
+
+
 # -- monitoring posts ----------------------------------------------------------------------------
 
 
@@ -445,7 +493,9 @@ def test_a_dry_run_changes_nothing_and_records_nothing(a_bit_of_everything):
     results = retention.apply_all(now=NOW, dry_run=True)
     assert counts(MODELS) == before
     by_name = {r.name: r for r in results}
-    assert set(by_name) == {"unconfirmed", "inactive", "posts", "deliveries", "logs", "audit"}
+    assert set(by_name) == {
+        "unconfirmed", "inactive", "donors", "posts", "deliveries", "logs", "audit"
+    }  # fmt: skip
     assert by_name["unconfirmed"].total == 1 and by_name["posts"].total == 1
     assert by_name["audit"].total == 1 and all(r.dry_run for r in results)
 
@@ -455,7 +505,8 @@ def test_a_policy_at_zero_days_is_disabled(a_bit_of_everything, settings):
         setattr(settings, f"NEXTWORK_RETENTION_{name}_DAYS", 0)
     before = counts(MODELS)
     results = retention.apply_all(now=NOW)
-    assert not any(r.enabled or r.rows for r in results)
+    # Only the donors' policy stays: its period is the law's, not a setting.
+    assert [r.name for r in results if r.enabled or r.rows] == ["donors"]
     after = counts(MODELS)
     assert after.pop("AuditEvent") == before.pop("AuditEvent") + 1  # the run itself
     assert after == before

@@ -2,8 +2,9 @@
 
 One function per policy, each ``(now, dry_run) -> PolicyResult``: it purges (or, dry, only
 counts) what its setting says is too old, and reports how many rows of which table. A setting
-of 0 days disables its policy. ``apply_all`` runs them all; the worker does it every night
-(``privacy.tasks.apply_retention``) and ``nextwork retention`` does it by hand.
+of 0 days disables its policy (the donors' period is the law's, not a setting). ``apply_all``
+runs them all; the worker does it every night (``privacy.tasks.apply_retention``) and
+``nextwork retention`` does it by hand.
 
 Nothing a member still needs goes: never a member holding a current grant or staff, never a
 donation (accounting law keeps it: an erased member's donor record stays, see
@@ -218,6 +219,59 @@ def purge_inactive(now: datetime.datetime, dry_run: bool) -> PolicyResult:
     return result
 
 
+# -- donors ------------------------------------------------------------------------------------
+
+
+def donor_keys_past_retention(now: datetime.datetime):
+    """The cap keys of donors who still hold an email or an identity and whose every gift,
+    received, refunded or only attempted, and every record, is older than accounting law's
+    period (``fundraising.erasure.RETENTION_YEARS``, counted as ``must_keep_identity`` does)."""
+    from nextwork.fundraising.erasure import IDENTITY, RETENTION_YEARS
+
+    Donor = apps.get_model("fundraising", "Donor")
+    Donation = apps.get_model("fundraising", "Donation")
+    limit = now - datetime.timedelta(days=365 * RETENTION_YEARS + RETENTION_YEARS // 4)
+    emptied = Q(erased_at__isnull=False, **{name: "" for name in IDENTITY})
+    recent_gifts = Donation.objects.filter(
+        Q(created_at__gte=limit) | Q(succeeded_at__gte=limit) | Q(refunded_at__gte=limit)
+    ).values("donor__key")
+    recent_records = Donor.objects.filter(created_at__gte=limit).values("key")
+    return (
+        Donor.objects.exclude(emptied)
+        .exclude(key__in=recent_gifts)
+        .exclude(key__in=recent_records)
+        .values_list("key", flat=True)
+        .distinct()
+    )
+
+
+def purge_donors(now: datetime.datetime, dry_run: bool) -> PolicyResult:
+    """Erase the donors whose last gift is past accounting law's period: the email and the
+    member link through ``fundraising.erasure.donor_erase``, and the identity (names, address)
+    of those erased earlier while a gift still needed it. Amounts, dates and receipts stay."""
+    from nextwork.fundraising.erasure import IDENTITY, RETENTION_YEARS, donor_erase
+
+    result = PolicyResult("donors", "RETENTION_YEARS (law)", 365 * RETENTION_YEARS, dry_run)
+    Donor = apps.get_model("fundraising", "Donor")
+    keys = list(donor_keys_past_retention(now))
+    label = "fundraising.Donor"
+    if dry_run:
+        result.rows[label] = Donor.objects.filter(key__in=keys).count()
+        return result
+    changed = 0
+    for key in keys:
+        with transaction.atomic():
+            if Donor.objects.filter(key=key, erased_at__isnull=True).exists():
+                changed += donor_erase(key=key, by=None)
+            changed += (
+                Donor.objects.filter(key=key, erased_at__isnull=False)
+                .exclude(**{name: "" for name in IDENTITY})
+                .update(**{name: "" for name in IDENTITY})
+            )
+    result.rows[label] = changed
+    return result
+
+
 # -- monitoring ------------------------------------------------------------------------------
 
 
@@ -316,6 +370,7 @@ def purge_logs(now: datetime.datetime, dry_run: bool) -> PolicyResult:
 POLICIES: list[Callable[[datetime.datetime, bool], PolicyResult]] = [
     purge_unconfirmed,
     purge_inactive,
+    purge_donors,
     purge_posts,
     purge_deliveries,
     purge_logs,

@@ -15,8 +15,9 @@ EPILOG = (
 
 class Command(BaseCommand):
     help = (
-        "Apply the retention policies (unconfirmed sign-ups, inactive members, monitored posts, "
-        "message deliveries, logs, audit log): print what each purged, or with --dry-run would."
+        "Apply the retention policies (unconfirmed sign-ups, inactive members, donors, monitored "
+        "posts, message deliveries, logs, audit log): print what each purged, or with --dry-run "
+        "would."
     )
 
     def add_arguments(self, parser):
