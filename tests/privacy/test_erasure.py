@@ -490,12 +490,16 @@ def test_link_only_member_confirms_with_the_phrase(client, make_member):
     assert not Member.objects.filter(pk=member.pk).exists()
 
 
-def test_staff_erasure_page(client, people):
-    from nextwork.network.models import Member
+def test_staff_erasure_page(client, people, area):
+    from nextwork.network.models import Member, MemberLocation
     from nextwork.privacy.models import ErasureRecord
 
     lou = people["member"]
     url = f"/espace/membres/{lou.public_id}/effacer/"
+    MemberLocation.objects.create(member=lou, postcode="75002", precision="postcode",
+                                  constituency=area("75-02"))  # fmt: skip
+    client.force_login(people["staff"])
+    assert url in client.get("/espace/membres/?zone=75-02").content.decode()  # the staff's link
     client.force_login(people["coord75"])
     assert client.get(url).status_code == 403
     assert client.post(url, {"reason": "request", "confirm": "yes"}).status_code == 403

@@ -50,9 +50,9 @@ class AuditEvent(models.Model):
 
 
 class ErasureReason(models.TextChoices):
-    SELF = "self", _("à sa demande, depuis son espace")
-    REQUEST = "request", _("à sa demande, transmise à l'équipe")
-    RETENTION = "retention", _("fin de la durée de conservation")
+    SELF = "self", _("à sa demande, en ligne")
+    REQUEST = "request", _("à sa demande, par l'équipe")
+    RETENTION = "retention", _("durée de conservation écoulée")
     LEGAL = "legal", _("décision de justice ou de la CNIL")
     OTHER = "other", _("autre motif")
 
