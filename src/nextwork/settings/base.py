@@ -158,7 +158,30 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+def _caches() -> dict:
+    """One process: its own memory. Several (NEXTWORK_REDIS_URL): Redis, shared by all, so a
+    rate limit or a lockout counts the hits every web process receives (docs/deployment.md)."""
+    url = env.get("NEXTWORK_REDIS_URL")
+    if not url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise env.ConfigurationError(
+            "NEXTWORK_REDIS_URL must start with redis://, rediss:// or unix://."
+        )
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "nw",
+            "TIMEOUT": 300,
+            # A Redis that does not answer fails the request in seconds, never hangs it.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+
+
+CACHES = _caches()
 
 NEXTWORK_GEOCODER_URL = env.get("NEXTWORK_GEOCODER_URL")
 NEXTWORK_GEOCODER_TIMEOUT = float(env.get("NEXTWORK_GEOCODER_TIMEOUT") or 3)

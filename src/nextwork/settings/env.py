@@ -34,6 +34,12 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("SECRET_KEY", "Django secret key. Required in production."),
         Setting(
+            "NEXTWORK_REDIS_URL",
+            "Redis shared by every process for the cache, rate limits and lockouts "
+            "(redis://host:6379/0). Unset: each process keeps its own in memory, which is "
+            "right for one process only.",
+        ),
+        Setting(
             "ALLOWED_HOSTS",
             "Comma-separated host names the site answers to. Required in production.",
         ),
