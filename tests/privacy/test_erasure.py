@@ -546,3 +546,18 @@ def test_api_erasure(client, people):
     assert ok.status_code == 200 and ok.json()["reason"] == "self"
     assert not Member.objects.filter(pk=camille.pk).exists()
     assert client.get("/api/v1/me/export").status_code == 401
+
+
+def test_an_erasure_that_lost_the_race_changes_nothing(make_member):
+    """Another erasure of the same member committed first (its ledger row is there): this one
+    is refused as not found and rolled back whole."""
+    from nextwork.network.models import Member
+    from nextwork.privacy.erasure import member_erase
+    from nextwork.privacy.models import ErasureRecord
+
+    member = make_member("Race")
+    ErasureRecord.objects.create(member_ref=member.pk, public_id=member.public_id, reason="self")
+    with pytest.raises(NotFound):
+        member_erase(member=member, by=None, reason="retention")
+    assert Member.objects.filter(pk=member.pk).exists()
+    assert ErasureRecord.objects.filter(public_id=member.public_id).count() == 1

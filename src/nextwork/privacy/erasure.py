@@ -22,7 +22,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from nextwork.common.errors import Forbidden, InvalidInput, NotFound
@@ -243,7 +243,14 @@ def member_erase(*, member, by, reason: str) -> ErasureRecord:
     )
     counts = _erase(member, by=by, channels=set())
     record.suppressed = counts["suppressed"]
-    record.save()
+    try:
+        record.save()
+    except IntegrityError:
+        # Another erasure of the same member committed first (SQLite does not lock the row
+        # read above): the whole transaction is rolled back, nothing is done twice.
+        raise NotFound(
+            "This member does not exist or was already erased.", field="member"
+        ) from None
     # Recorded before the row goes: the event keeps the actor's id (``actor_ref``) when the
     # actor is the member themself.
     audit_record(
