@@ -141,6 +141,36 @@ def _fresh_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _two_factor_given_at_login(request, monkeypatch):
+    """Staff and coordinators must give a two-factor code after logging in. The test client's
+    logins mark the session as having given it, so the rest of the suite goes through the real
+    middleware as a verified member; browser tests, which log in through the pages in a server
+    thread, run with the requirement off. A test marked ``two_factor`` drives it itself."""
+    if request.node.get_closest_marker("two_factor"):
+        return
+    if "page" in request.fixturenames or "browser" in request.fixturenames:
+        request.getfixturevalue("settings").NEXTWORK_REQUIRE_2FA = False
+        return
+    from django.test import Client
+
+    from nextwork.network.security.two_factor import VERIFIED_KEY
+
+    def verified(login):
+        def wrapper(self, *args, **kwargs):
+            result = login(self, *args, **kwargs)
+            if result is not False:
+                session = self.session
+                session[VERIFIED_KEY] = True
+                session.save()
+            return result
+
+        return wrapper
+
+    monkeypatch.setattr(Client, "force_login", verified(Client.force_login))
+    monkeypatch.setattr(Client, "login", verified(Client.login))
+
+
 # -- the cast of the permission tests (network, campaigns, events) ------------------------------
 
 _numbers = itertools.count(1)

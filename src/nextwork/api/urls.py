@@ -105,6 +105,7 @@ def validation_error(request: HttpRequest, exc: NinjaValidationError):
 
 api.add_router("", "nextwork.territories.apis.router")
 api.add_router("", "nextwork.network.apis.router")
+api.add_router("", "nextwork.network.security.apis.router")
 api.add_router("", "nextwork.campaigns.apis.router")
 api.add_router("", "nextwork.events.apis.router")
 api.add_router("", "nextwork.messaging.apis.router")

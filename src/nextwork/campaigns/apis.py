@@ -7,9 +7,9 @@ import datetime
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
-from ninja.security import django_auth
 from pydantic import Field
 
+from nextwork.api.auth import member_auth
 from nextwork.campaigns import selectors, services
 from nextwork.campaigns.models import Assignment, Campaign
 from nextwork.common.errors import Forbidden, NotFound
@@ -96,7 +96,7 @@ def _campaign_for(request: HttpRequest, campaign_id: int) -> Campaign:
 @router.get(
     "/campaigns",
     response={200: list[CampaignOut], **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Action days (drafts for staff only)",
 )
 def campaign_list(request: HttpRequest):
@@ -107,7 +107,7 @@ def campaign_list(request: HttpRequest):
 @router.post(
     "/campaigns",
     response={201: CampaignOut, 400: ErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Prepare an action day (staff)",
 )
 def campaign_create(request: HttpRequest, payload: CampaignIn):
@@ -139,7 +139,7 @@ class OpenOut(Schema):
 @router.post(
     "/campaigns/{campaign_id}/open",
     response={200: OpenOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Open a draft: one assignment per targeted representative (staff)",
 )
 def campaign_open(request: HttpRequest, campaign_id: int):
@@ -150,7 +150,7 @@ def campaign_open(request: HttpRequest, campaign_id: int):
 @router.post(
     "/campaigns/{campaign_id}/close",
     response={200: CampaignOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Close an open campaign: no new report; edits are kept as versions (staff)",
 )
 def campaign_close(request: HttpRequest, campaign_id: int):
@@ -188,7 +188,7 @@ class ProgressOut(Schema):
 @router.get(
     "/campaigns/{campaign_id}/progress",
     response={200: ProgressOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="The funnel, nationally and by department (coordinators: their territory)",
 )
 def campaign_progress(request: HttpRequest, campaign_id: int):
@@ -233,7 +233,7 @@ def _assignment_out(a: Assignment) -> dict:
 @router.get(
     "/assignments",
     response={200: list[AssignmentOut], **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Assignments: mine, or my territory's for coordinators (staff: all)",
 )
 def assignment_list(request: HttpRequest, campaign: int, limit: int = 1000, offset: int = 0):
@@ -273,7 +273,7 @@ class CampaignReportOut(CampaignReportIn):
 @router.post(
     "/assignments/{assignment_id}/report",
     response={200: CampaignReportOut, 400: ErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="File (or update) the meeting report of my assignment",
 )
 def report_submit(request: HttpRequest, assignment_id: int, payload: CampaignReportIn):
@@ -324,7 +324,7 @@ def _report_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
 @router.get(
     "/campaigns/{campaign_id}/report.pdf",
     response={200: None, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="The summary report as PDF (publishable content only)",
     openapi_extra={
         "responses": {200: {"content": {"application/pdf": {"schema": {"type": "string"}}}}}
@@ -342,7 +342,7 @@ def campaign_report_pdf(request: HttpRequest, campaign_id: int):
 @router.get(
     "/campaigns/{campaign_id}/report.csv",
     response={200: None, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="One row per targeted representative (positions from publishable reports only)",
     openapi_extra={"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
 )
@@ -366,7 +366,7 @@ class AttachmentOut(Schema):
 @router.post(
     "/campaigns/{campaign_id}/attachments",
     response={201: AttachmentOut, 400: ErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Add a file to the briefing kit (staff; PDF, PNG, JPEG or WebP, 10 MB at most)",
 )
 def attachment_add(request: HttpRequest, campaign_id: int, file: File[UploadedFile]):

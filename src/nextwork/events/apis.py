@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from ninja.security import django_auth
 from pydantic import Field
 
+from nextwork.api.auth import member_auth
 from nextwork.events import selectors, services
 from nextwork.events.models import Event, EventKind
 
@@ -168,7 +168,7 @@ class EventIn(Schema):
 @router.post(
     "/events",
     response={201: EventOut, 400: EventErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Create an event (staff anywhere, coordinators in their territory, relays in "
     "their department)",
 )
@@ -205,7 +205,7 @@ class RsvpOut(Schema):
 @router.post(
     "/events/{event_id}/rsvp",
     response={200: RsvpOut, 201: RsvpOut, 400: EventErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Answer an event: 201 when newly registered (going, or waiting once it is full), "
     "200 otherwise",
 )

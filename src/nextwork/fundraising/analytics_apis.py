@@ -8,8 +8,8 @@ import io
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
-from ninja.security import django_auth
 
+from nextwork.api.auth import member_auth
 from nextwork.common.errors import Forbidden, InvalidInput, NotFound
 from nextwork.fundraising import analytics
 from nextwork.network.apis import AUTH_ERRORS, ErrorOut
@@ -66,7 +66,7 @@ def _summary(request: HttpRequest, start: str | None, end: str | None, threshold
 @router.get(
     "/donations/analytics",
     response={200: dict, 400: ErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Long-tail analytics of succeeded donations (staff)",
     description="`from` and `to`: dates (YYYY-MM-DD, both included); `threshold`: what a small "
     "gift is, in whole euros (≤). See docs/fundraising-analytics.md.",
@@ -83,7 +83,7 @@ def donation_analytics(
 @router.get(
     "/donations/analytics/{chart}.csv",
     response={200: None, 400: ErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="The numbers behind one analytics chart, as CSV (staff)",
     description="chart: " + ", ".join(analytics.CHARTS),
 )

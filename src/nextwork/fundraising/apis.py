@@ -8,9 +8,9 @@ from typing import Literal
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.security import django_auth
 from pydantic import Field
 
+from nextwork.api.auth import member_auth
 from nextwork.api.schemas import ErrorOut
 from nextwork.common import ratelimit
 from nextwork.fundraising import intents, recurring, services, webhooks
@@ -119,7 +119,7 @@ class RecurringOut(Schema):
 
 @router.post(
     "/recurring/{recurring_id}/cancel",
-    auth=django_auth,
+    auth=member_auth,
     response={200: RecurringOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: ErrorOut},
     summary="Stop a monthly donation (its donor, or staff)",
 )

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.security import django_auth
 from pydantic import Field
 
+from nextwork.api.auth import member_auth
 from nextwork.messaging import segments, services
 from nextwork.messaging.models import Message, Segment
 from nextwork.network.apis import AUTH_ERRORS, ErrorOut
@@ -55,7 +55,7 @@ def _segment_out(segment: Segment) -> dict:
 @router.get(
     "/segments",
     response={200: list[SegmentOut], **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Saved segments (mine; all for staff)",
 )
 def segment_list(request: HttpRequest, limit: int = 50, offset: int = 0):
@@ -70,7 +70,7 @@ def segment_list(request: HttpRequest, limit: int = 50, offset: int = 0):
 @router.post(
     "/segments",
     response={201: SegmentOut, 400: ErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Save a segment",
 )
 def segment_create(request: HttpRequest, payload: SegmentIn):
@@ -83,7 +83,7 @@ def segment_create(request: HttpRequest, payload: SegmentIn):
 @router.get(
     "/segments/{segment_id}/count",
     response={200: CountOut, 400: ErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Live count of a segment, within my scope",
 )
 def segment_count(
@@ -153,7 +153,7 @@ def _message_out(message: Message) -> dict:
 @router.get(
     "/messages",
     response={200: list[MessageOut], **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Messages (mine; all for staff)",
 )
 def message_list(request: HttpRequest, limit: int = 50, offset: int = 0):
@@ -168,7 +168,7 @@ def message_list(request: HttpRequest, limit: int = 50, offset: int = 0):
 @router.post(
     "/messages",
     response={201: MessageOut, 400: ErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Write a message (a draft until sent)",
 )
 def message_create(request: HttpRequest, payload: MessageIn):
@@ -179,7 +179,7 @@ def message_create(request: HttpRequest, payload: MessageIn):
 @router.post(
     "/messages/{message_id}/send",
     response={202: MessageOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Send a draft (queued for the workers)",
 )
 def message_send(request: HttpRequest, message_id: int):
@@ -190,7 +190,7 @@ def message_send(request: HttpRequest, message_id: int):
 @router.post(
     "/messages/{message_id}/test",
     response={200: dict[str, str], 400: ErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Send the message to myself only, marked as a test",
 )
 def message_test(request: HttpRequest, message_id: int):
@@ -221,7 +221,7 @@ class StatsOut(Schema):
 @router.get(
     "/messages/{message_id}/stats",
     response={200: StatsOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Where a message stands, per delivery status",
 )
 def message_stats(request: HttpRequest, message_id: int):
@@ -250,7 +250,7 @@ class AlertOut(Schema):
 @router.post(
     "/alerts",
     response={200: AlertOut, 202: AlertOut, 400: ErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="An urgent alert to a segment in one step (count first, then confirm)",
 )
 def alert_send(request: HttpRequest, payload: AlertIn):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from ninja.security import django_auth
 from pydantic import Field
 
+from nextwork.api.auth import member_auth
 from nextwork.messaging import communities
 from nextwork.messaging.models import Community, CommunityMembership
 
@@ -84,7 +84,7 @@ class CommunityIn(Schema):
 @router.post(
     "/communities",
     response={201: CommunityOut, 400: CommunityErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Create a community (national staff only)",
 )
 def community_create(request: HttpRequest, payload: CommunityIn):
@@ -135,7 +135,7 @@ def _membership_out(member, community: Community, membership: CommunityMembershi
 @router.post(
     "/communities/{community_id}/join",
     response={200: MembershipOut, 201: MembershipOut, 400: CommunityErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Join a public community: 201 when joined, 200 when already a member (idempotent)",
 )
 def community_join(request: HttpRequest, community_id: int, payload: JoinIn | None = None):
@@ -154,7 +154,7 @@ def community_join(request: HttpRequest, community_id: int, payload: JoinIn | No
 @router.post(
     "/communities/{community_id}/leave",
     response={200: MembershipOut, 400: CommunityErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Leave a community (the membership is kept as history); 200 also when the caller "
     "was not a member",
 )

@@ -13,9 +13,9 @@ from typing import Annotated, Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from ninja.security import django_auth
 from pydantic import AfterValidator, Field
 
+from nextwork.api.auth import member_auth
 from nextwork.common.errors import Forbidden, NotFound
 from nextwork.mobilisation import selectors, services
 from nextwork.mobilisation.models import Election, ProxyOffer, ProxyRequest
@@ -182,7 +182,7 @@ def _request_out(request: ProxyRequest) -> dict:
 @router.post(
     "/proxies/requests",
     response={201: RequestOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="I will be absent: ask for someone to vote for me (needs the electoral consent)",
 )
 def request_create(request: HttpRequest, payload: RequestIn):
@@ -198,7 +198,7 @@ def request_create(request: HttpRequest, payload: RequestIn):
 @router.post(
     "/proxies/requests/{request_id}/cancel",
     response={200: RequestOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Cancel my proxy request (its match, if any, is cancelled and the holder told)",
 )
 def request_cancel(request: HttpRequest, request_id: int):
@@ -231,7 +231,7 @@ def _offer_out(offer: ProxyOffer) -> dict:
 @router.post(
     "/proxies/offers",
     response={201: OfferOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="I can carry a proxy on a round, in these communes (needs the electoral consent)",
 )
 def offer_create(request: HttpRequest, payload: OfferIn):
@@ -244,7 +244,7 @@ def offer_create(request: HttpRequest, payload: OfferIn):
 @router.post(
     "/proxies/offers/{offer_id}/withdraw",
     response={200: OfferOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Withdraw my offer (its matches are cancelled and the requesters told)",
 )
 def offer_withdraw(request: HttpRequest, offer_id: int):
@@ -300,7 +300,7 @@ class MatchFilter(Paging):
 @router.get(
     "/proxies/matches",
     response={200: MatchPage, 401: ErrorOut, **READ_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="My matches, and for a coordinator those of their territory (newest first)",
 )
 def match_list(request: HttpRequest, filters: Query[MatchFilter]):
@@ -335,7 +335,7 @@ def _in_scope(caller, request_id: int) -> None:
 @router.post(
     "/proxies/matches",
     response={201: MatchOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Propose a holder's offer for a request of my territory (coordinators)",
 )
 def match_propose(request: HttpRequest, payload: ProposeIn):
@@ -357,7 +357,7 @@ def _mine(match_id: int, member) -> dict:
 @router.post(
     "/proxies/matches/{match_id}/accept",
     response={200: MatchOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Accept a match proposed to me; once both accept, each sees the other's contact",
 )
 def match_accept(request: HttpRequest, match_id: int):
@@ -368,7 +368,7 @@ def match_accept(request: HttpRequest, match_id: int):
 @router.post(
     "/proxies/matches/{match_id}/decline",
     response={200: MatchOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Decline a match: the request waits for another holder, the other side is told",
 )
 def match_decline(request: HttpRequest, match_id: int):
@@ -385,7 +385,7 @@ class StepIn(Schema):
 @router.post(
     "/proxies/matches/{match_id}/steps",
     response={200: MatchOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Say the proxy is established (requester) or that I voted (holder)",
 )
 def match_step(request: HttpRequest, match_id: int, payload: StepIn):
@@ -425,7 +425,7 @@ class RunOut(Schema):
 @router.post(
     "/proxies/match-run",
     response={202: RunOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Queue an automatic matching of my territory on a round (coordinators)",
     description="The worker proposes holders for the waiting requests of the caller's "
     "territory: in the same commune first, then within radius_km. Follow it with "
@@ -441,7 +441,7 @@ def match_run(request: HttpRequest, payload: RunIn):
 @router.get(
     "/proxies/match-runs/{run_id}",
     response={200: RunOut, 401: ErrorOut, **READ_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="An automatic matching I queued, with its figures once done",
 )
 def match_run_get(request: HttpRequest, run_id: int):

@@ -8,9 +8,10 @@ from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer
 from pydantic import Field
 
+from nextwork.api.auth import member_auth
 from nextwork.common.errors import Unauthenticated
 from nextwork.monitoring import ingest as ingestion
 from nextwork.monitoring import selectors, services
@@ -127,7 +128,7 @@ class RulePaging(Schema):
 @router.get(
     "/watch-rules",
     response={200: RulePage, **READ_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="The watch rules (staff)",
 )
 def rule_list(request: HttpRequest, paging: Query[RulePaging]):
@@ -158,7 +159,7 @@ class RuleIn(Schema):
 @router.post(
     "/watch-rules",
     response={201: RuleOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Add a watch rule (staff); its creator follows it",
 )
 def rule_create(request: HttpRequest, payload: RuleIn):
@@ -181,7 +182,7 @@ class RuleWebhookOut(Schema):
 @router.put(
     "/watch-rules/{rule_id}/webhook",
     response={200: RuleWebhookOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Set or remove the webhook a rule's spikes are POSTed to (staff)",
 )
 def rule_webhook(request: HttpRequest, rule_id: int, payload: RuleWebhookIn):
@@ -215,7 +216,7 @@ class SeriesQuery(Schema):
 @router.get(
     "/watch-rules/{rule_id}/series",
     response={200: SeriesOut, **READ_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="A rule's mentions per minute or per hour, zeros included (staff)",
 )
 def rule_series(request: HttpRequest, rule_id: int, query: Query[SeriesQuery]):
@@ -264,7 +265,7 @@ class SpikeQuery(Schema):
 @router.get(
     "/spikes",
     response={200: SpikePage, **READ_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Spikes, the latest first, with the top posts of each (staff)",
 )
 def spike_list(request: HttpRequest, query: Query[SpikeQuery]):

@@ -12,9 +12,9 @@ from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from ninja.security import django_auth
 from pydantic import Field
 
+from nextwork.api.auth import member_auth
 from nextwork.monitoring.models import Channel, ChannelSnapshot, PresenceReport
 from nextwork.monitoring.presence import checks, selectors, services
 from nextwork.network.apis import ErrorOut
@@ -75,7 +75,7 @@ class ChannelQuery(Schema):
 @router.get(
     "/channels",
     response={200: ChannelPage, **READ_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="The active channels you manage (staff: all; relays, coordinators: their areas')",
 )
 def channel_list(request: HttpRequest, query: Query[ChannelQuery]):
@@ -104,7 +104,7 @@ class ChannelIn(Schema):
 @router.post(
     "/channels",
     response={201: ChannelOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Register a channel (staff: the organisation's; relays, coordinators: their areas')",
 )
 def channel_create(request: HttpRequest, payload: ChannelIn):
@@ -160,7 +160,7 @@ def _snapshot_out(snapshot: ChannelSnapshot) -> dict:
 @router.post(
     "/channels/{channel_id}/snapshots",
     response={201: SnapshotOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Type what a profile shows where nothing can read it (Facebook, YouTube…)",
 )
 def snapshot_enter(request: HttpRequest, channel_id: int, payload: HandIn):
@@ -213,7 +213,7 @@ def _report_out(report: PresenceReport) -> dict:
 @router.post(
     "/presence/audit",
     response={201: PresenceReportOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Audit the presence of a scope now (reads its channels; 45 s at most)",
 )
 def presence_audit(request: HttpRequest, payload: AuditIn):
@@ -224,7 +224,7 @@ def presence_audit(request: HttpRequest, payload: AuditIn):
 @router.get(
     "/presence/reports/{report_id}",
     response={200: PresenceReportOut, **READ_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="A presence report, with the previous score of its scope",
 )
 def presence_report(request: HttpRequest, report_id: int):

@@ -17,9 +17,9 @@ from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from ninja.security import django_auth
 from pydantic import Field
 
+from nextwork.api.auth import member_auth
 from nextwork.monitoring import publishing
 from nextwork.monitoring.models import Publication, PublicationTarget
 from nextwork.network.apis import ErrorOut
@@ -113,7 +113,7 @@ class PostIn(Schema):
 @router.post(
     "/posts",
     response={201: PublicationOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Compose a publication for several channels (published by the worker when due)",
 )
 def post_create(request: HttpRequest, payload: PostIn):
@@ -140,7 +140,7 @@ class PostQuery(Schema):
 @router.get(
     "/posts",
     response={200: PostPage, **READ_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="The log of publications on the channels you manage, newest first",
 )
 def post_list(request: HttpRequest, query: Query[PostQuery]):
@@ -153,7 +153,7 @@ def post_list(request: HttpRequest, query: Query[PostQuery]):
 @router.get(
     "/posts/{publication_id}",
     response={200: PublicationOut, **READ_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="One publication: what was published where, and what is prepared to copy",
 )
 def post_detail(request: HttpRequest, publication_id: int):
@@ -196,7 +196,7 @@ def _account_out(channel, account) -> dict:
 @router.put(
     "/channels/{channel_id}/publishing-account",
     response={200: AccountOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Store the credentials to publish on a Mastodon or Bluesky channel (write-only)",
 )
 def account_set(request: HttpRequest, channel_id: int, payload: AccountIn):
@@ -207,7 +207,7 @@ def account_set(request: HttpRequest, channel_id: int, payload: AccountIn):
 @router.get(
     "/channels/{channel_id}/publishing-account",
     response={200: AccountOut, **READ_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Whether a channel has a publishing account, and its handle",
 )
 def account_get(request: HttpRequest, channel_id: int):

@@ -18,6 +18,8 @@ from django.views.decorators.http import require_http_methods
 from nextwork.common import ratelimit
 from nextwork.common.errors import DomainError
 from nextwork.network.models import Member, normalise_email
+from nextwork.network.security import lockout
+from nextwork.network.security.sessions import end_sessions
 
 LINK_SALT = "nextwork.network.login-link"
 LINK_MAX_AGE = 15 * 60
@@ -26,8 +28,40 @@ LINK_MAX_AGE = 15 * 60
 class EmailAuthenticationForm(AuthenticationForm):
     username = forms.EmailField(label=_("Adresse électronique"), max_length=254)
 
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "locked_out": _(
+            "Trop de tentatives de connexion ont échoué : réessayez dans %(minutes)s minutes."
+        ),
+    }
+
     def clean_username(self):
         return normalise_email(self.cleaned_data["username"])
+
+    def clean(self):
+        """Refuse a locked account or address before the password is even checked."""
+        email = self.cleaned_data.get("username") or ""
+        ip = client_ip(self.request)
+        try:
+            lockout.check(email=email, ip=ip)
+        except lockout.LockedOut:
+            raise forms.ValidationError(
+                self.error_messages["locked_out"],
+                code="locked_out",
+                params={"minutes": settings.NEXTWORK_LOGIN_LOCKOUT_MINUTES},
+            ) from None
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            if email and self.cleaned_data.get("password"):
+                lockout.record_failure(email=email, ip=ip)
+            raise
+        lockout.record_success(email=email)
+        return cleaned
+
+
+def client_ip(request: HttpRequest | None) -> str:
+    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
 
 
 class LoginView(auth_views.LoginView):
@@ -100,3 +134,9 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "network/password_reset_confirm.html"
     success_url = "/connexion/?reset=1"
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # A new password ends every session opened with the old one (a stolen session too).
+        end_sessions(form.user)
+        return response

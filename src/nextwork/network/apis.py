@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.security import django_auth
 from pydantic import Field
 
+from nextwork.api.auth import member_auth
 from nextwork.api.schemas import ErrorOut
 from nextwork.common import ratelimit
 from nextwork.common.errors import Forbidden, NotFound
@@ -204,7 +204,7 @@ AUTH_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 @router.post(
     "/applications",
     response={201: ApplicationOut, 400: ErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Apply to relay my constituency",
 )
 def application_create(request: HttpRequest, payload: ApplicationIn):
@@ -223,7 +223,7 @@ def application_create(request: HttpRequest, payload: ApplicationIn):
 @router.get(
     "/applications",
     response={200: list[ApplicationOut], **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Applications I may decide on (coordinators, staff); invitations are not among them",
 )
 def application_list(request: HttpRequest):
@@ -236,7 +236,7 @@ def application_list(request: HttpRequest):
 @router.post(
     "/applications/{application_id}/decision",
     response={200: ApplicationOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Approve or decline an application",
 )
 def application_decision(request: HttpRequest, application_id: int, payload: ApplicationDecisionIn):
@@ -267,7 +267,7 @@ class InvitationAnswerIn(Schema):
 @router.post(
     "/invitations",
     response={201: ApplicationOut, 400: ErrorOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Invite a member of my territory to be a relay (coordinators, staff); "
     "they are emailed and answer it",
 )
@@ -293,7 +293,7 @@ def invitation_create(request: HttpRequest, payload: InvitationIn):
 @router.get(
     "/invitations",
     response={200: list[ApplicationOut], **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="My pending invitations",
 )
 def invitation_list(request: HttpRequest):
@@ -303,7 +303,7 @@ def invitation_list(request: HttpRequest):
 @router.post(
     "/invitations/{invitation_id}/answer",
     response={200: ApplicationOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Accept or decline an invitation addressed to me",
 )
 def invitation_answer(request: HttpRequest, invitation_id: int, payload: InvitationAnswerIn):
@@ -319,7 +319,7 @@ def invitation_answer(request: HttpRequest, invitation_id: int, payload: Invitat
 @router.get(
     "/members",
     response={200: list[MemberOut], **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Members of an area, within my grants (each read is audited)",
 )
 def member_list(request: HttpRequest, area: str, limit: int = 100, offset: int = 0):
@@ -390,7 +390,7 @@ def _grant_for(request: HttpRequest, grant_id: int):
 @router.get(
     "/grants",
     response={200: list[GrantOut], **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Roles held in an area (relays, substitutes, coordinators), within my grants",
 )
 def grant_list(request: HttpRequest, area: str, current: bool = True):
@@ -410,7 +410,7 @@ def grant_list(request: HttpRequest, area: str, current: bool = True):
 @router.post(
     "/grants/{grant_id}/promote",
     response={200: GrantOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Make a substitute the titular relay of their seat",
 )
 def grant_promote(request: HttpRequest, grant_id: int):
@@ -421,7 +421,7 @@ def grant_promote(request: HttpRequest, grant_id: int):
 @router.post(
     "/grants/{grant_id}/end",
     response={200: GrantOut, **AUTH_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="End a role: my own (stepping down), or one in the area I coordinate",
 )
 def grant_finish(request: HttpRequest, grant_id: int):

@@ -281,3 +281,38 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"consent of member #{self.member_id} to {self.text_id}"
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", _("lecture")
+    WRITE = "write", _("lecture et écriture")
+
+
+class ApiToken(models.Model):
+    """A personal API token: ``nw_<prefix>_<secret>``, of which only the prefix (to recognise
+    it) and the SHA-256 of the secret are kept. It acts with its member's own grants."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("nom"), max_length=100)
+    prefix = models.CharField(max_length=12, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scope = models.CharField(max_length=10, choices=TokenScope.choices, default=TokenScope.READ)
+    # Created in a session that had given its two-factor code: only then do its calls count
+    # as verified for a member who needs a second factor.
+    two_factor = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"token {self.prefix} of member #{self.member_id}"
+
+    @property
+    def active(self) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()

@@ -2,6 +2,7 @@ from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from nextwork.network import accounts, coordination, views
+from nextwork.network.security import views as security
 
 app_name = "network"
 
@@ -28,6 +29,35 @@ urlpatterns = [
     path("espace/", views.space, name="space"),
     path("espace/profil/", views.profile, name="profile"),
     path("espace/tableau/", views.dashboard, name="dashboard"),
+    path("espace/securite/", security.security, name="security"),
+    path("espace/securite/mot-de-passe/", security.password_change, name="password_change"),
+    path(
+        "espace/securite/deconnexion-partout/",
+        security.logout_everywhere,
+        name="logout_everywhere",
+    ),
+    path("espace/securite/jetons/", security.token_create, name="token_create"),
+    path("espace/securite/jetons/<int:pk>/revoquer/", security.token_revoke, name="token_revoke"),
+    path(
+        "espace/securite/double-authentification/",
+        security.two_factor_enrol,
+        name="two_factor_enrol",
+    ),
+    path(
+        "espace/securite/double-authentification/verifier/",
+        security.two_factor_verify,
+        name="two_factor_verify",
+    ),
+    path(
+        "espace/securite/codes-de-secours/",
+        security.backup_codes_renew,
+        name="backup_codes_renew",
+    ),
+    path(
+        "espace/membres/<uuid:public_id>/double-authentification/",
+        security.two_factor_reset,
+        name="two_factor_reset",
+    ),
     path("espace/tableau/lacunes/<str:code>.csv", coordination.gap_members, name="gap_members"),
     path("espace/membres/", coordination.members, name="members"),
     path("espace/membres/export.csv", coordination.members_export, name="members_export"),

@@ -14,9 +14,9 @@ from typing import Annotated, Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from ninja.security import django_auth
 from pydantic import AfterValidator, Field
 
+from nextwork.api.auth import member_auth
 from nextwork.api.schemas import ErrorOut
 from nextwork.common.errors import DomainError
 from nextwork.common.richtext import render
@@ -201,7 +201,7 @@ class ConsultationIn(Schema):
 @router.post(
     "/consultations",
     response={201: ConsultationDetailOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Open a consultation (staff nationally, coordinators in their territory)",
 )
 def consultation_create(request: HttpRequest, payload: ConsultationIn):
@@ -373,7 +373,7 @@ class ProposalIn(Schema):
 @router.post(
     "/consultations/{consultation_id}/proposals",
     response={201: ProposalDetailOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Make a proposal; state says whether it was held for a moderator",
 )
 def proposal_create(request: HttpRequest, consultation_id: int, payload: ProposalIn):
@@ -405,7 +405,7 @@ class ProposalEditIn(Schema):
 @router.patch(
     "/proposals/{proposal_id}",
     response={200: ProposalDetailOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="The author rewrites their proposal while proposals are open",
 )
 def proposal_edit(request: HttpRequest, proposal_id: int, payload: ProposalEditIn):
@@ -442,7 +442,7 @@ def _support_out(proposal: Proposal, member, supported: bool) -> dict:
 @router.post(
     "/proposals/{proposal_id}/support",
     response={201: SupportOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Support a proposal (409: already supported, closed, or no support left)",
 )
 def support_add(request: HttpRequest, proposal_id: int):
@@ -454,7 +454,7 @@ def support_add(request: HttpRequest, proposal_id: int):
 @router.delete(
     "/proposals/{proposal_id}/support",
     response={200: SupportOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Withdraw one's support while supports are open",
 )
 def support_withdraw(request: HttpRequest, proposal_id: int):
@@ -478,7 +478,7 @@ def _follow(request: HttpRequest, proposal_id: int, follow: bool) -> dict:
 @router.post(
     "/proposals/{proposal_id}/follow",
     response={200: FollowOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Follow a proposal: be told of new comments and answers",
 )
 def follow_add(request: HttpRequest, proposal_id: int):
@@ -488,7 +488,7 @@ def follow_add(request: HttpRequest, proposal_id: int):
 @router.delete(
     "/proposals/{proposal_id}/follow",
     response={200: FollowOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Stop following a proposal",
 )
 def follow_remove(request: HttpRequest, proposal_id: int):
@@ -574,7 +574,7 @@ class CommentIn(Schema):
 @router.post(
     "/proposals/{proposal_id}/comments",
     response={201: CommentOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Comment on a proposal, or reply to a comment",
 )
 def comment_create(request: HttpRequest, proposal_id: int, payload: CommentIn):
@@ -597,7 +597,7 @@ def _own_comment_out(comment: Comment, viewer) -> dict:
 @router.patch(
     "/comments/{comment_id}",
     response={200: CommentOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="The author rewrites their comment",
 )
 def comment_edit(request: HttpRequest, comment_id: int, payload: CommentEditIn):
@@ -608,7 +608,7 @@ def comment_edit(request: HttpRequest, comment_id: int, payload: CommentEditIn):
 @router.delete(
     "/comments/{comment_id}",
     response={200: CommentOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="The author deletes their comment: the text goes, the place in the thread stays",
 )
 def comment_delete(request: HttpRequest, comment_id: int):
@@ -637,7 +637,7 @@ class ModerationReportOut(Schema):
 @router.post(
     "/reports",
     response={201: ModerationReportOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Report a public proposal or comment to the moderators",
 )
 def report_create(request: HttpRequest, payload: ModerationReportIn):
@@ -689,7 +689,7 @@ def _moderated_out(kind: str, item) -> dict:
 @router.post(
     "/reviews",
     response={201: ModeratedOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="The author of a hidden contribution asks, once, for a second look",
 )
 def review_request(request: HttpRequest, payload: ReviewIn):
@@ -710,7 +710,7 @@ class ProposalAnswerIn(Schema):
 @router.post(
     "/proposals/{proposal_id}/answer",
     response={201: AnswerOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Answer a proposal (its organisers); author, supporters and followers are told",
 )
 def proposal_answer(request: HttpRequest, proposal_id: int, payload: ProposalAnswerIn):
@@ -727,7 +727,7 @@ class MergeIn(Schema):
 @router.post(
     "/proposals/{proposal_id}/merge",
     response={200: ProposalDetailOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Merge a duplicate into another proposal; answers the one it joined",
 )
 def proposal_merge(request: HttpRequest, proposal_id: int, payload: MergeIn):
@@ -802,7 +802,7 @@ def _queue_item(item) -> dict:
 @router.get(
     "/moderation/queue",
     response={200: QueueOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="What waits for the caller as a moderator (never their own contributions)",
 )
 def moderation_queue(request: HttpRequest):
@@ -826,7 +826,7 @@ class ModerationDecisionIn(Schema):
 @router.post(
     "/moderation/decisions",
     response={201: ModeratedOut, **WRITE_ERRORS},
-    auth=django_auth,
+    auth=member_auth,
     summary="Decide on a proposal or comment (its consultation's moderators)",
 )
 def moderation_decide(request: HttpRequest, payload: ModerationDecisionIn):

@@ -8,9 +8,9 @@ import uuid
 from django.contrib.auth import get_user_model, logout
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
-from ninja.security import django_auth
 from pydantic import Field
 
+from nextwork.api.auth import member_auth
 from nextwork.api.schemas import ErrorOut
 from nextwork.common.errors import Forbidden, InvalidInput, NotFound
 from nextwork.network.permissions import is_staff
@@ -48,7 +48,7 @@ def _out(record) -> dict:
 
 @router.get(
     "/me/export",
-    auth=django_auth,
+    auth=member_auth,
     response={200: None, 401: ErrorOut},
     summary="Download all of your data: a zip of data.json, one CSV per table and a README",
 )
@@ -61,7 +61,7 @@ def me_export(request: HttpRequest):
 
 @router.post(
     "/me/erase",
-    auth=django_auth,
+    auth=member_auth,
     response={200: ErasureOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut},
     summary="Erase your own account for good (confirmed by your password or the phrase)",
 )
@@ -75,7 +75,7 @@ def me_erase(request: HttpRequest, payload: SelfErasureIn):
 
 @router.post(
     "/members/{public_id}/erase",
-    auth=django_auth,
+    auth=member_auth,
     response={200: ErasureOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="Erase a member (staff), with a reason code",
 )

@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "anymail",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "nextwork.common",
     "nextwork.territories",
     "nextwork.network",
@@ -85,6 +88,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Ends idle sessions, then holds staff and coordinators at the two-factor step.
+    "nextwork.network.security.middleware.IdleSessionMiddleware",
+    "nextwork.network.security.middleware.TwoFactorMiddleware",
     # After authentication: a member's writes are counted as theirs, wherever they come from.
     "nextwork.common.security.WriteRateLimitMiddleware",
     "nextwork.common.security.ApiSessionCsrfMiddleware",
@@ -255,6 +261,15 @@ TWILIO_FROM = env.get("TWILIO_FROM")
 TWILIO_MESSAGING_SERVICE_SID = env.get("TWILIO_MESSAGING_SERVICE_SID")
 TWILIO_API_URL = (env.get("TWILIO_API_URL") or "").rstrip("/")
 
+# Authentication (network/security, docs/security.md): lockout, two-factor codes, idle sessions.
+NEXTWORK_LOGIN_MAX_FAILURES = int(env.get("NEXTWORK_LOGIN_MAX_FAILURES") or 5)
+NEXTWORK_LOGIN_LOCKOUT_MINUTES = int(env.get("NEXTWORK_LOGIN_LOCKOUT_MINUTES") or 15)
+NEXTWORK_REQUIRE_2FA = env.get_bool("NEXTWORK_REQUIRE_2FA")
+NEXTWORK_SESSION_IDLE_MINUTES = int(env.get("NEXTWORK_SESSION_IDLE_MINUTES") or 120)
+# django-otp: the issuer shown in authenticator apps; failed codes slow down exponentially.
+OTP_TOTP_ISSUER = env.get("NEXTWORK_ORGANISATION")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 # Sending messages (messaging/delivery.py): pacing, claims and retries.
 NEXTWORK_EMAIL_RATE = float(env.get("NEXTWORK_EMAIL_RATE") or 0)
 NEXTWORK_SMS_RATE = float(env.get("NEXTWORK_SMS_RATE") or 10)

@@ -317,6 +317,30 @@ SETTINGS: dict[str, Setting] = {
             "are deleted, with expired sessions (0: never).",
             "90",
         ),
+        Setting(
+            "NEXTWORK_LOGIN_MAX_FAILURES",
+            "Failed logins for one account within the lockout period before it is locked "
+            "(an IP address gets four times as many).",
+            "5",
+        ),
+        Setting(
+            "NEXTWORK_LOGIN_LOCKOUT_MINUTES",
+            "How long a locked account or address is refused, and the window in which failures "
+            "are counted, in minutes.",
+            "15",
+        ),
+        Setting(
+            "NEXTWORK_REQUIRE_2FA",
+            "Set to 0 to stop requiring a two-factor code from staff and coordinators "
+            "(never in production).",
+            "1",
+        ),
+        Setting(
+            "NEXTWORK_SESSION_IDLE_MINUTES",
+            "Minutes without a request after which a session ends (staff and coordinators: "
+            "at most 30).",
+            "120",
+        ),
     ]
 }
 

@@ -1,0 +1,1 @@
+"""Authentication hardening: login lockout, two-factor codes, sessions, personal API tokens."""
