@@ -114,52 +114,126 @@ def test_a_donor_never_confirmed_is_kept(settings, member_at):
 # -- inactive members ----------------------------------------------------------------------------
 
 
-def test_inactive_members_are_erased_unless_a_sign_of_life_or_a_role(settings, member_at):
+INACTIVE = 100  # days; members are told 30 days before (retention.NOTICE_DAYS)
+
+
+@pytest.fixture
+def inactive_cast(settings, member_at):
+    settings.NEXTWORK_RETENTION_INACTIVE_DAYS = INACTIVE
+    settings.NEXTWORK_SITE_URL = "http://testserver"
+    cast = {
+        "old": member_at(INACTIVE + 1),
+        "imported": member_at(INACTIVE + 1, confirmed=False, source="import"),
+        "opened_only": member_at(INACTIVE + 1),  # an opened email is no act of the person
+        "former": member_at(INACTIVE + 100),  # a grant that ended
+        "due": member_at(INACTIVE - 29),  # inactive for 71 days: told now
+        "not_due": member_at(INACTIVE - 32),  # 68 days: not yet
+        "logged_in": member_at(INACTIVE + 1),
+        "clicked": member_at(INACTIVE + 1),
+        "consented": member_at(INACTIVE + 1),
+        "relay": member_at(INACTIVE + 100),
+        "staff": member_at(INACTIVE + 100),
+    }
+    Preferences.objects.create(member=cast["opened_only"], last_opened_at=ago(2))
+    Grant.objects.create(member=cast["former"], role=Role.STAFF, valid_to=ago(INACTIVE + 50))
+    Member.objects.filter(pk=cast["logged_in"].pk).update(last_login=ago(60))
+    Preferences.objects.create(member=cast["clicked"], last_clicked_at=ago(2))
+    text = Consent.objects.first().text
+    Consent.objects.create(member=cast["consented"], text=text, source="site", given_at=ago(3))
+    Grant.objects.create(member=cast["relay"], role=Role.STAFF)
+    Member.objects.filter(pk=cast["staff"].pk).update(is_staff=True)
+    return cast
+
+
+def notices() -> list[int]:
+    events = AuditEvent.objects.filter(action=retention.NOTICE_ACTION)
+    return sorted(e.details["member"] for e in events)
+
+
+def test_inactive_members_are_told_then_erased_30_days_later(
+    inactive_cast, mailoutbox, django_capture_on_commit_callbacks
+):
     from nextwork.privacy.models import ErasureRecord
 
-    settings.NEXTWORK_RETENTION_INACTIVE_DAYS = DAYS
-    recent = member_at(DAYS - 1)
-    old = member_at(DAYS + 1)
-    imported = member_at(DAYS + 1, confirmed=False, source="import")
-    logged_in = member_at(DAYS + 1)
-    Member.objects.filter(pk=logged_in.pk).update(last_login=ago(DAYS - 1))
-    clicked = member_at(DAYS + 1)
-    Preferences.objects.create(member=clicked, last_clicked_at=ago(2))
-    opened_only = member_at(DAYS + 1)  # an opened email is no act of the person
-    Preferences.objects.create(member=opened_only, last_opened_at=ago(2))
-    consented = member_at(DAYS + 1)
-    Consent.objects.create(
-        member=consented, text=Consent.objects.first().text, source="site", given_at=ago(3)
-    )
-    relay = member_at(DAYS + 100)
-    Grant.objects.create(member=relay, role=Role.STAFF)
-    former = member_at(DAYS + 100)
-    Grant.objects.create(member=former, role=Role.STAFF, valid_to=ago(DAYS + 50))
-    staff = member_at(DAYS + 100)
-    Member.objects.filter(pk=staff.pk).update(is_staff=True)
-    everyone = (
-        recent,
-        old,
-        imported,
-        logged_in,
-        clicked,
-        opened_only,
-        consented,
-        relay,
-        former,
-        staff,
-    )
-
-    gone = {old.pk, imported.pk, opened_only.pk, former.pk}
+    cast = inactive_cast
+    told = sorted(cast[n].pk for n in ("old", "imported", "opened_only", "former", "due"))
     dry = retention.purge_inactive(NOW, dry_run=True)
-    assert dry.rows == {"network.Member": 4} and len(alive(*everyone)) == 10
+    assert dry.rows == {"network.Member": 0} and "5 members would be told" in dry.note
+    assert not notices() and not mailoutbox
 
+    # Nobody is erased without a notice: today, they are told.
+    with django_capture_on_commit_callbacks(execute=True):
+        first = retention.purge_inactive(NOW, dry_run=False)
+    assert first.rows == {"network.Member": 0} and first.note.startswith("5 members told")
+    assert notices() == told
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(cast[n].email for n in (
+        "old", "imported", "opened_only", "former", "due"))  # fmt: skip
+    mail = next(m for m in mailoutbox if m.to == [cast["old"].email])
+    assert timezone.localdate(NOW + datetime.timedelta(days=30)).strftime("%d/%m/%Y") in mail.body
+    assert "http://testserver/connexion/lien/" in mail.body
+    unconfirmed = next(m for m in mailoutbox if m.to == [cast["imported"].email])
+    assert "http://testserver/confirmer/" in unconfirmed.body
+    # The next day, nobody is told twice.
+    assert retention.purge_inactive(NOW + datetime.timedelta(days=1), False).rows == {
+        "network.Member": 0
+    }
+    assert notices() == told
+
+    # 31 days later, the told members who gave no sign of life are erased; the one who was not
+    # inactive long enough then is told now, and the others stay.
+    later = NOW + datetime.timedelta(days=31)
+    assert retention.purge_inactive(later, dry_run=True).rows == {"network.Member": 5}
+    result = retention.purge_inactive(later, dry_run=False)
+    assert result.rows == {"network.Member": 5}, result.note
+    assert alive(*cast.values()) == {m.pk for m in cast.values()} - set(told)
+    records = ErasureRecord.objects.filter(member_ref__in=told)
+    assert records.count() == 5 and set(records.values_list("reason", flat=True)) == {"retention"}
+    assert cast["not_due"].pk in notices() and cast["logged_in"].pk in notices()
+
+
+def test_a_suppressed_address_gets_no_notice_email(
+    inactive_cast, mailoutbox, django_capture_on_commit_callbacks
+):
+    from nextwork.messaging.consent import address_hash
+    from nextwork.messaging.models import Suppression
+
+    old = inactive_cast["old"]
+    Suppression.objects.create(
+        channel="email", address_hash=address_hash("email", old.email), reason="complaint"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        retention.purge_inactive(NOW, dry_run=False)
+    assert old.pk in notices() and len(mailoutbox) == 4
+    assert old.email not in [m.to[0] for m in mailoutbox]
+
+
+def test_a_sign_of_life_after_the_notice_keeps_the_member(inactive_cast):
+    cast = inactive_cast
+    retention.purge_inactive(NOW, dry_run=False)
+    assert cast["old"].pk in notices()
+    Member.objects.filter(pk=cast["old"].pk).update(last_login=ago(-5))
+    result = retention.purge_inactive(NOW + datetime.timedelta(days=31), dry_run=False)
+    assert result.rows == {"network.Member": 4}
+    assert alive(cast["old"])
+
+
+def test_a_notice_older_than_60_days_no_longer_counts(inactive_cast):
+    cast = inactive_cast
+    retention.purge_inactive(NOW, dry_run=False)
+    AuditEvent.objects.filter(action=retention.NOTICE_ACTION).update(at=ago(61))
     result = retention.purge_inactive(NOW, dry_run=False)
-    assert result.rows == {"network.Member": 4}, result.note
-    assert alive(*everyone) == {m.pk for m in everyone} - gone
-    records = ErasureRecord.objects.filter(member_ref__in=gone)
-    assert set(records.values_list("reason", flat=True)) == {"retention"}
-    assert records.count() == 4
+    assert result.rows == {"network.Member": 0} and result.note.startswith("5 members told")
+    assert alive(cast["old"])
+
+
+def test_without_room_for_a_notice_inactive_members_are_erased_at_once(inactive_cast, settings):
+    settings.NEXTWORK_RETENTION_INACTIVE_DAYS = 30
+    result = retention.purge_inactive(NOW, dry_run=False)
+    # Inactive for 30 days: the five told in the test above, "not_due" and "logged_in".
+    assert result.rows == {"network.Member": 7} and not notices()
+    assert alive(*inactive_cast.values()) == {
+        inactive_cast[n].pk for n in ("clicked", "consented", "relay", "staff")
+    }
 
 
 def test_every_sign_of_life_is_a_real_field():

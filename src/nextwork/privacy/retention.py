@@ -179,29 +179,106 @@ def inactive_candidates(now: datetime.datetime, days: int):
     return members
 
 
+# Members are told this many days before the inactive policy erases them; a notice older than
+# twice this no longer counts (the policy was paused, or they came back and left again).
+NOTICE_DAYS = 30
+NOTICE_ACTION = "privacy.retention_notice"
+
+
+def _noticed(since: datetime.datetime, until: datetime.datetime) -> set[int]:
+    """The members told between ``since`` and ``until`` (the notices are audit events)."""
+    AuditEvent = apps.get_model("privacy", "AuditEvent")
+    told = AuditEvent.objects.filter(action=NOTICE_ACTION, at__gte=since, at__lte=until)
+    return {int(pk) for pk in told.values_list("details__member", flat=True) if pk is not None}
+
+
+def _send_notice(member, erase_on: datetime.date) -> None:
+    from django.core.mail import send_mail
+    from django.urls import reverse
+
+    from nextwork.messaging.consent import is_suppressed
+    from nextwork.network.signup import confirmation_url
+
+    if is_suppressed("email", member.email):
+        return  # bounced or reported as spam: never written to again, even for this
+    organisation = settings.NEXTWORK_ORGANISATION
+    site = settings.NEXTWORK_SITE_URL.rstrip("/")
+    keep = (
+        f"il suffit de vous connecter : {site}{reverse('network:login_link_request')}"
+        if member.confirmed_at is not None
+        else f"il suffit de confirmer votre adresse : {confirmation_url(member)}"
+    )
+    send_mail(
+        f"Votre inscription — {organisation}",
+        f"Bonjour {member.first_name},\n\n"
+        f"Nous n'avons plus de nouvelles de vous depuis longtemps. Comme le prévoit notre "
+        f"politique de conservation des données, votre compte et les données qui vous "
+        f"concernent seront effacés le {erase_on:%d/%m/%Y}.\n\n"
+        f"Pour garder votre inscription au réseau de {organisation}, {keep}\n\n"
+        "Si vous ne souhaitez plus en faire partie, vous n'avez rien à faire.\n",
+        None,
+        [member.email],
+    )
+
+
+def _to_notify(now: datetime.datetime, days: int) -> list[int]:
+    """The members inactive for ``days - NOTICE_DAYS`` not told within twice ``NOTICE_DAYS``."""
+    due = inactive_candidates(now, days - NOTICE_DAYS).values_list("pk", flat=True)
+    told = _noticed(now - datetime.timedelta(days=2 * NOTICE_DAYS), now)
+    return sorted(set(due) - told)
+
+
+def _notify(now: datetime.datetime, pks: list[int]) -> int:
+    """Tell these members they will be erased in ``NOTICE_DAYS``: each notice is an audit event
+    (the member's id only) and an email sent after its commit."""
+    from nextwork.common.mail import send_after_commit
+
+    Member = apps.get_model("network", "Member")
+    erase_on = timezone.localdate(now + datetime.timedelta(days=NOTICE_DAYS))
+    sent = 0
+    for start in range(0, len(pks), CHUNK):
+        for member in Member.objects.filter(pk__in=pks[start : start + CHUNK]).order_by("pk"):
+            with transaction.atomic():
+                audit_record(actor=None, action=NOTICE_ACTION, details={"member": member.pk})
+                send_after_commit(
+                    _send_notice, member, erase_on, what="retention notice",
+                    ref=f"member #{member.pk}",
+                )  # fmt: skip
+            sent += 1
+    return sent
+
+
+def _erasable(now: datetime.datetime, days: int) -> list[int]:
+    """The inactive members told between twice and once ``NOTICE_DAYS`` ago (everyone inactive
+    when the setting leaves no room for a notice)."""
+    candidates = set(inactive_candidates(now, days).values_list("pk", flat=True))
+    if days > NOTICE_DAYS:
+        notice = datetime.timedelta(days=NOTICE_DAYS)
+        candidates &= _noticed(now - 2 * notice, now - notice)
+    return sorted(candidates)
+
+
 def purge_inactive(now: datetime.datetime, dry_run: bool) -> PolicyResult:
-    """Erase the members with no sign of life for the setting's days, through the erasure
-    service (``privacy.erasure.member_erase``): what it keeps (donations for accounting law,
-    suppression hashes) is kept."""
+    """Erase the members with no sign of life for the setting's days and told so by email
+    ``NOTICE_DAYS`` before, through the erasure service (``privacy.erasure.member_erase``):
+    what it keeps (donations for accounting law, suppression hashes) is kept. The members
+    that will be due in ``NOTICE_DAYS`` are told now."""
+    from nextwork.privacy.erasure import member_erase
+
     setting = "NEXTWORK_RETENTION_INACTIVE_DAYS"
     result = PolicyResult("inactive", setting, _days(setting), dry_run)
     if not result.enabled:
         return result
-    candidates = inactive_candidates(now, result.days)
     label = "network.Member"
+    erasable = _erasable(now, result.days)
     if dry_run:
-        result.rows[label] = candidates.count()
-        return result
-    try:
-        from nextwork.privacy.erasure import member_erase
-    except ImportError:
-        result.note = (
-            "The erasure service (nextwork.privacy.erasure) is not installed: nobody was erased."
-        )
-        result.rows[label] = 0
+        result.rows[label] = len(erasable)
+        if result.days > NOTICE_DAYS:
+            told = len(set(_to_notify(now, result.days)) - set(erasable))
+            result.note = f"{told} members would be told they will be erased"
         return result
     erased = failed = 0
-    for pk in list(candidates.order_by("pk").values_list("pk", flat=True)):
+    for pk in erasable:
         try:
             with transaction.atomic():
                 # Looked at again inside the transaction: a sign of life since the count wins.
@@ -214,8 +291,13 @@ def purge_inactive(now: datetime.datetime, dry_run: bool) -> PolicyResult:
             logger.exception("retention: member #%s could not be erased", pk)
             failed += 1
     result.rows[label] = erased
+    notes = []
+    if result.days > NOTICE_DAYS:
+        told = _notify(now, _to_notify(now, result.days))
+        notes.append(f"{told} members told they will be erased in {NOTICE_DAYS} days")
     if failed:
-        result.note = f"{failed} members could not be erased (see the log); tried again tomorrow"
+        notes.append(f"{failed} members could not be erased (see the log), tried again tomorrow")
+    result.note = "; ".join(notes)
     return result
 
 

@@ -289,8 +289,8 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting(
             "NEXTWORK_RETENTION_INACTIVE_DAYS",
-            "Days without any sign of life after which a member is erased (0: never); never "
-            "staff or a member holding a current role.",
+            "Days without any sign of life after which a member is erased (0: never), told by "
+            "email 30 days before; never staff or a member holding a current role.",
             "1095",
         ),
         Setting(
