@@ -22,6 +22,7 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
 
+from nextwork.common.dberrors import disk_full_refused
 from nextwork.common.errors import DomainError, InvalidInput
 from nextwork.network.models import Member, MemberLocation, Precision, normalise_email
 from nextwork.network.signals import phone_changed
@@ -191,7 +192,7 @@ def import_members(
     )
     if report.errors or dry_run:
         return report
-    with transaction.atomic(), _large_cache():
+    with disk_full_refused("import"), transaction.atomic(), _large_cache():
         _write(locate.engine, cleaned, existing)
     return report
 

@@ -7,6 +7,7 @@ from django.db import transaction
 from rich.console import Console
 from rich.progress import Progress
 
+from nextwork.common.dberrors import disk_full_refused
 from nextwork.common.errors import DomainError
 from nextwork.common.output import dumps
 from nextwork.network.imports import FIELDS, import_members
@@ -114,6 +115,7 @@ class Command(BaseCommand):
         try:
             # The import and its audit record are written together, or not at all.
             with (
+                disk_full_refused("import"),  # named after the rollback, nothing kept
                 transaction.atomic(),
                 Progress(console=console, transient=True, disable=json) as bar,
             ):
