@@ -561,3 +561,24 @@ def test_an_erasure_that_lost_the_race_changes_nothing(make_member):
         member_erase(member=member, by=None, reason="retention")
     assert Member.objects.filter(pk=member.pk).exists()
     assert ErasureRecord.objects.filter(public_id=member.public_id).count() == 1
+
+
+def test_a_personal_token_exports_but_never_erases(client, people):
+    """A script's token reads the member's data; erasing takes the logged-in session."""
+    from nextwork.network.models import Member
+    from nextwork.network.security.tokens import token_create
+
+    lou = people["member"]
+    _token, text = token_create(member=lou, name="script", scope="write")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {text}"}
+    assert client.get("/api/v1/me/export", **auth).status_code == 200
+    refused = client.post("/api/v1/me/erase", {"confirmation": "correct horse battery staple"},
+                          content_type="application/json", **auth)  # fmt: skip
+    assert refused.status_code == 401
+    assert Member.objects.filter(pk=lou.pk).exists()
+    staff_text = token_create(member=people["staff"], name="s", scope="write", two_factor=True)[1]
+    staff = client.post(f"/api/v1/members/{lou.public_id}/erase", {"reason": "request"},
+                        content_type="application/json",
+                        HTTP_AUTHORIZATION=f"Bearer {staff_text}")  # fmt: skip
+    assert staff.status_code == 401
+    assert Member.objects.filter(pk=lou.pk).exists()

@@ -1,5 +1,6 @@
 """Members' rights in /api/v1/: one's data as a zip, one's erasure, the staff's erasure of a
-member. Session authentication (a personal token cannot erase an account)."""
+member. Erasures take the logged-in session only (``session_auth``): a personal token, which a
+script holds, cannot erase an account; the export takes a token too (``member_auth``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 from pydantic import Field
 
-from nextwork.api.auth import member_auth
+from nextwork.api.auth import member_auth, session_auth
 from nextwork.api.schemas import ErrorOut
 from nextwork.common.errors import Forbidden, InvalidInput, NotFound
 from nextwork.network.permissions import is_staff
@@ -61,7 +62,7 @@ def me_export(request: HttpRequest):
 
 @router.post(
     "/me/erase",
-    auth=member_auth,
+    auth=session_auth,
     response={200: ErasureOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut},
     summary="Erase your own account for good (confirmed by your password or the phrase)",
 )
@@ -75,7 +76,7 @@ def me_erase(request: HttpRequest, payload: SelfErasureIn):
 
 @router.post(
     "/members/{public_id}/erase",
-    auth=member_auth,
+    auth=session_auth,
     response={200: ErasureOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="Erase a member (staff), with a reason code",
 )
