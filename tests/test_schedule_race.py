@@ -18,17 +18,20 @@ WORKERS = 4
 
 @pytest.fixture
 def empty_queue(django_db_setup, django_db_blocker):
-    """The periodic tasks' rows are committed for real by the threads (each has a connection
-    of its own); the queue is put back as it was found."""
+    """No periodic run planned at the start (runs another test left committed are set aside and
+    put back at the end); the threads commit for real (each has a connection of its own), and
+    what they add is removed."""
     with django_db_blocker.unblock():
-        before = set(DBTaskResult.objects.values_list("id", flat=True))
-        existing = DBTaskResult.objects.filter(
+        waiting = DBTaskResult.objects.filter(
             task_path__in=list(schedule.PERIODIC), status=TaskResultStatus.READY
         )
-        assert not existing.exists(), "the test needs no periodic run planned beforehand"
+        set_aside = list(waiting)
+        waiting.delete()
+        before = set(DBTaskResult.objects.values_list("id", flat=True))
     yield
     with django_db_blocker.unblock():
         DBTaskResult.objects.exclude(id__in=before).delete()
+        DBTaskResult.objects.bulk_create(set_aside)
 
 
 @pytest.fixture
