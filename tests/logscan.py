@@ -21,18 +21,23 @@ import pytest
 # The passwords the test data uses (tests/conftest.py make_member).
 TEST_PASSWORDS = ("correct horse battery staple",)
 
-PATTERNS = {
-    "email": re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
-    "phone": re.compile(
-        r"(?<![\w+/.-])(?:\+[1-9]\d{0,2}(?:[ .-]?\d){6,13}|0[1-9](?:[ .-]?\d{2}){4})(?![\w])"
+PATTERNS = [
+    ("email", re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
+    (
+        "phone",
+        re.compile(
+            r"(?<![\w+/.-])(?:\+[1-9]\d{0,2}(?:[ .-]?\d){6,13}|0[1-9](?:[ .-]?\d{2}){4})(?![\w])"
+        ),
     ),
-    "token": re.compile(r"\bnw_[A-Za-z0-9_-]{8,}|(?i:\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    "password": re.compile(
-        r"(?i)\b(?:password|passwd|pwd)[\"']?\s*[:=]\s*[\"']?(?!\[redacted\])[^\s\"',&]+"
-        + "|"
-        + "|".join(re.escape(p) for p in TEST_PASSWORDS)
+    ("token", re.compile(r"\bnw_[A-Za-z0-9_-]{8,}|(?i:\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}")),
+    (
+        "password",
+        re.compile(
+            r"(?i)\b(?:password|passwd|pwd)[\"']?\s*[:=]\s*[\"']?(?!\[redacted\])[^\s\"',&]+"
+        ),
     ),
-}
+    ("password", re.compile("|".join(re.escape(p) for p in TEST_PASSWORDS))),
+]
 
 
 @dataclass(frozen=True)
@@ -43,23 +48,23 @@ class Finding:
     test: str
 
 
-def mask(text: str, start: int, end: int) -> str:
-    """About 30 characters around ``text[start:end]``, the match itself masked but its first
-    character, so the report shows where without repeating the data."""
-    found = text[start:end]
-    masked = found[:1] + "*" * (len(found) - 1)
-    before = text[max(0, start - 30) : start]
-    after = text[end : end + 30]
-    return (before + masked + after).replace("\n", " ")
-
-
 def scan(text: str) -> list[tuple[str, str]]:
-    """``(kind, masked excerpt)`` of every email, phone number, token and password in ``text``."""
-    found = []
-    for kind, pattern in PATTERNS.items():
-        for match in pattern.finditer(text):
-            found.append((kind, mask(text, match.start(), match.end())))
-    return found
+    """``(kind, excerpt)`` of every email, phone number, token and password in ``text``; the
+    excerpt is about 30 characters either side, every finding in it masked but its first
+    character, so the report shows where without repeating the data."""
+    spans = [
+        (match.start(), match.end(), kind)
+        for kind, pattern in PATTERNS
+        for match in pattern.finditer(text)
+    ]
+    masked = list(text)
+    for start, end, _ in spans:
+        masked[start + 1 : end] = "*" * (end - start - 1)
+    shown = "".join(masked)
+    return [
+        (kind, shown[max(0, start - 30) : end + 30].replace("\n", " "))
+        for start, end, kind in sorted(spans)
+    ]
 
 
 def record_text(record: logging.LogRecord) -> str:

@@ -54,8 +54,14 @@ def test_a_new_campaign_is_in_the_future_and_prepared_by_staff(people, campaign_
 
 
 def _png() -> bytes:
-    # The signature and header chunk of a 1×1 PNG: what type detection reads.
-    return b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02"
+    # A whole 1×1 PNG: uploads are decoded, not only identified by their first bytes.
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

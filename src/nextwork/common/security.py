@@ -217,3 +217,32 @@ class ApiSessionCsrfMiddleware:
             }
         }
         return JsonResponse(body, status=403)
+
+
+class RequestSizeMiddleware:
+    """Refuses a request whose declared body exceeds ``NEXTWORK_MAX_REQUEST_MB`` before anything
+    reads it. Django caps form fields (DATA_UPLOAD_MAX_MEMORY_SIZE) but streams uploaded files
+    to disk whatever their size; each upload endpoint then applies its own, smaller cap."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.NEXTWORK_MAX_REQUEST_MB * 2**20
+        if length > limit:
+            message = (
+                f"The request is {length / 2**20:.1f} MB; at most "
+                f"{settings.NEXTWORK_MAX_REQUEST_MB} MB are accepted."
+            )
+            if request.path_info.startswith("/api/"):
+                body = {"error": {"code": "too_large", "message": message, "field": None}}
+                response: HttpResponse = JsonResponse(body, status=413)
+            else:
+                response = HttpResponse(message, status=413, content_type="text/plain")
+            response["Connection"] = "close"
+            return response
+        return self.get_response(request)

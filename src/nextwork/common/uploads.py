@@ -1,8 +1,11 @@
 """Files members and staff upload: the type is read from the content, never trusted from the
-name, and the name must agree with it."""
+name, and the name must agree with it. The content must also be what its type promises: an
+image that decodes, a PDF that ends like one and carries no script, and never markup a browser
+could be tricked into running."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import filetype
@@ -18,6 +21,14 @@ IMAGES_AND_PDF = {
 }
 
 NAMES = {"application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP"}
+
+# What browsers sniff at the start of a file: markup there makes a polyglot (a "PNG" or "PDF"
+# that a browser ignoring its type would run as a page).
+MARKUP = re.compile(rb"<\s*(?:script|html|body|iframe|svg|!doctype\s+html)\b", re.I)
+# PDF features that run code or open other files in a reader.
+PDF_ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFile|RichMedia|XFA)\b")
+PILLOW_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
+MAX_PIXELS = 40_000_000  # 40 megapixels: beyond, a "photo" is a decompression bomb
 
 
 def checked_upload(
@@ -42,9 +53,51 @@ def checked_upload(
             f"Only {accepted} files are accepted" + (f" (this one is {mime})." if mime else "."),
             field=field,
         )
+    _check_content(data, mime, field)
     clean_name = re.sub(r"[^\w.\- ]", "_", (name or "").strip())[:150] or "fichier"
     if not clean_name.lower().endswith(types[mime]):
         raise InvalidInput(
             f"{clean_name} is not what its extension says: its content is {mime}.", field=field
         )
     return clean_name, mime, data
+
+
+def _check_content(data: bytes, mime: str, field: str) -> None:
+    """``InvalidInput`` unless ``data`` really is a harmless file of type ``mime``."""
+    if MARKUP.search(data[:1024]):
+        raise InvalidInput(
+            "The file starts with web page markup (HTML or script): it is refused.", field=field
+        )
+    if mime == "application/pdf":
+        if b"%%EOF" not in data[-1024:]:
+            raise InvalidInput(
+                "The PDF is truncated or damaged: it has no end marker.", field=field
+            )
+        if PDF_ACTIVE.search(data):
+            raise InvalidInput(
+                "The PDF holds scripts, embedded files or actions that open other programs: "
+                "print it to a new PDF first.",
+                field=field,
+            )
+    elif mime in PILLOW_FORMATS:
+        _check_image(data, PILLOW_FORMATS[mime], field)
+
+
+def _check_image(data: bytes, expected: str, field: str) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != expected:
+                raise InvalidInput(f"The image is not a valid {expected} file.", field=field)
+            if image.width * image.height > MAX_PIXELS:
+                raise InvalidInput(
+                    f"The image is {image.width}×{image.height} pixels; at most "
+                    f"{MAX_PIXELS // 1_000_000} megapixels are accepted.",
+                    field=field,
+                )
+            image.verify()
+    except InvalidInput:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise InvalidInput("The image is damaged or not an image at all.", field=field) from None

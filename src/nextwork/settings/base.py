@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "nextwork.common.security.SecurityHeadersMiddleware",
+    # Before anything reads the body (CSRF reads the form).
+    "nextwork.common.security.RequestSizeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -216,6 +218,7 @@ NEXTWORK_SIGNUP_RATE = int(env.get("NEXTWORK_SIGNUP_RATE") or 10)
 # Content Security Policy (django-csp): scripts only from the site itself, no plugins, no framing.
 NEXTWORK_WRITES_PER_MINUTE = env.get_limits("NEXTWORK_WRITES_PER_MINUTE")
 NEXTWORK_WEBHOOK_WRITES_PER_MINUTE = int(env.get("NEXTWORK_WEBHOOK_WRITES_PER_MINUTE") or 600)
+NEXTWORK_MAX_REQUEST_MB = int(env.get("NEXTWORK_MAX_REQUEST_MB") or 20)
 _CSP = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

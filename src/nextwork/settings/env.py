@@ -74,6 +74,12 @@ SETTINGS: dict[str, Setting] = {
             "600",
         ),
         Setting(
+            "NEXTWORK_MAX_REQUEST_MB",
+            "Largest request body accepted, in MB (uploads included; each upload endpoint has "
+            "its own, smaller cap); larger ones get a 413 before they are read.",
+            "20",
+        ),
+        Setting(
             "NEXTWORK_CSP_REPORT_ONLY",
             "Set to 1 to send the Content Security Policy as report-only (browsers report "
             "violations in their console and block nothing), to try a change of policy.",
