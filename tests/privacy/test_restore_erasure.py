@@ -75,6 +75,7 @@ def ledger_file(settings, tmp_path):
 
 
 def test_a_member_named_by_the_file_is_erased_and_the_row_comes_back(make_member, ledger_file):
+    from nextwork.messaging.consent import is_suppressed
     from nextwork.network.models import Member
     from nextwork.privacy import ledger
     from nextwork.privacy.models import ErasureRecord
@@ -82,7 +83,8 @@ def test_a_member_named_by_the_file_is_erased_and_the_row_comes_back(make_member
     alive, newcomer = make_member("Eden"), make_member("Newcomer")
     entry = ledger.Entry(member_id=alive.pk, public_id=str(alive.public_id),
                          erased_at=timezone.now().isoformat(), reason="self", by_self=True,
-                         email_hmac=ledger.address_hmac("email", alive.email))  # fmt: skip
+                         email_hmac=ledger.address_hmac("email", alive.email),
+                         suppressed=["email"])  # fmt: skip
     # An erased member whose id SQLite gave again to someone else: matched by public id only.
     reused = ledger.Entry(member_id=newcomer.pk, public_id=str(uuid.uuid4()),
                           erased_at=timezone.now().isoformat(), reason="request")  # fmt: skip
@@ -92,6 +94,8 @@ def test_a_member_named_by_the_file_is_erased_and_the_row_comes_back(make_member
     line = ledger.reapply()
     assert line.startswith("1 erasures re-applied") and "1 unreadable" in line
     assert not Member.objects.filter(pk=alive.pk).exists()
+    # She had unsubscribed before her erasure, not yet in the backup: suppressed again.
+    assert is_suppressed("email", alive.email)
     assert Member.objects.filter(pk=newcomer.pk).exists()
     rows = ErasureRecord.objects.order_by("member_ref")
     assert {str(r.public_id) for r in rows} == {entry.public_id, reused.public_id}
