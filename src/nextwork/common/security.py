@@ -10,6 +10,8 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
@@ -54,13 +56,17 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rid = new_request_id(request.headers.get("X-Request-ID"))
         request.request_id = rid
-        token = request_id.set(rid)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id.reset(token)
+        # Kept until the response is closed: Django logs the request's outcome
+        # ("Not Found: /x") after every middleware has returned.
+        request_id.set(rid)
+        response = self.get_response(request)
         response["X-Request-ID"] = rid
         return response
+
+
+@receiver(request_finished)
+def _request_done(sender, **kwargs) -> None:
+    request_id.set("-")
 
 
 class SecurityHeadersMiddleware:

@@ -226,7 +226,7 @@ _CSP = {
         # Inline style attributes and <style> in charts' SVG and printable documents (see
         # docs/security.md): styles cannot run code.
         "style-src": ["'self'", "'unsafe-inline'"],
-        # data: for generated images (QR codes); https: for the images of an email's preview.
+        # data: for small images built into a page; https: for the images of an email preview.
         "img-src": ["'self'", "data:", "https:"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
