@@ -236,3 +236,53 @@ def test_viewer_shows_the_chain(client, people):
     AuditEvent.objects.filter(seq=1).update(area_code="13")
     page = client.get(URL).content.decode()
     assert 'role="alert"' in page and "n° 1" in page
+
+
+def test_the_viewer_walks_only_new_events_between_whole_walks(logged):
+    from django.core.cache import cache
+
+    cache.delete(chain.CHECKPOINT_KEY)
+    first = chain.verify_for_viewer()
+    assert first.intact and first.full_at is None  # a whole walk, just now
+    sealed = first.sealed
+    audit_record(actor=None, action="test.later", details={"n": 1})
+    chain.seal(now=timezone.now() + datetime.timedelta(minutes=1))
+    later = chain.verify_for_viewer()
+    assert later.intact and later.full_at is not None  # from the checkpoint
+    assert later.sealed == sealed + 1 and later.head_seq == first.head_seq + 1
+    # A new event changed after sealing is found by the next page load.
+    AuditEvent.objects.filter(seq=later.head_seq).update(area_code="99")
+    broken = chain.verify_for_viewer()
+    assert (broken.intact, broken.broken_seq, broken.problem) == (
+        False,
+        later.head_seq,
+        "changed",
+    )
+    AuditEvent.objects.filter(seq=later.head_seq).update(area_code="")
+    assert chain.verify_for_viewer().intact
+
+
+def test_the_viewer_walks_everything_again_when_the_checkpoint_event_changed(logged):
+    from django.core.cache import cache
+
+    cache.delete(chain.CHECKPOINT_KEY)
+    head = chain.verify_for_viewer().head_seq
+    # The checkpoint's own event replaced: its hash no longer matches, so the walk is whole
+    # and finds the change, instead of trusting what it vouched for.
+    AuditEvent.objects.filter(seq=head).update(hash="0" * 64)
+    report = chain.verify_for_viewer()
+    assert (report.intact, report.broken_seq, report.full_at) == (False, head, None)
+
+
+def test_the_viewer_walks_everything_again_after_full_every(logged):
+    from django.core.cache import cache
+
+    cache.delete(chain.CHECKPOINT_KEY)
+    chain.verify_for_viewer()
+    # An event in the middle changed: the next loads (from the checkpoint) do not see it, the
+    # first after FULL_EVERY does.
+    AuditEvent.objects.filter(seq=1).update(area_code="99")
+    assert chain.verify_for_viewer().intact
+    later = timezone.now() + chain.FULL_EVERY + datetime.timedelta(seconds=1)
+    report = chain.verify_for_viewer(now=later)
+    assert (report.intact, report.broken_seq) == (False, 1)

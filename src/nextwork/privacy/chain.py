@@ -19,6 +19,7 @@ import zlib
 from dataclasses import asdict, dataclass, field
 
 import orjson
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -121,12 +122,14 @@ class Report:
     problem: str = ""
     message: str = ""
     warnings: list[str] = field(default_factory=list)
+    # When every event was last walked (``verify_for_viewer``); None for a full walk just now.
+    full_at: datetime.datetime | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def verify(now: datetime.datetime | None = None) -> Report:
+def verify(now: datetime.datetime | None = None, *, after: tuple[int, str] | None = None) -> Report:
     """Walk the chain in ``seq`` order, recomputing every hash; stop at the first break.
 
     - a gap in the sequence numbers: an event was removed (``removed``);
@@ -138,14 +141,23 @@ def verify(now: datetime.datetime | None = None) -> Report:
     first remaining event, whose ``prev_hash`` must be the hash the prune recorded in the chain.
 
     Removing the last events of the chain leaves no gap: compare ``head_seq`` and ``head_hash``
-    with a copy kept elsewhere (the backups' log) to see it."""
+    with a copy kept elsewhere (the backups' log) to see it.
+
+    ``after`` (a seq and its hash, verified earlier) walks only the events sealed since: the
+    caller vouches for the events up to it (``verify_for_viewer``)."""
     now = now or timezone.now()
     report = Report()
-    expected_seq, prev_hash = _start()
-    if expected_seq > 1:
-        report.pruned_through = expected_seq - 1
+    if after is None:
+        expected_seq, prev_hash = _start()
+        if expected_seq > 1:
+            report.pruned_through = expected_seq - 1
+    else:
+        expected_seq, prev_hash = after[0] + 1, after[1]
     events = (
-        AuditEvent.objects.filter(seq__isnull=False).order_by("seq").only(*FIELDS).iterator(BATCH)
+        AuditEvent.objects.filter(seq__gte=expected_seq)
+        .order_by("seq")
+        .only(*FIELDS)
+        .iterator(BATCH)
     )
     for event in events:
         report.sealed += 1
@@ -189,6 +201,53 @@ def _check(event, expected_seq: int, prev_hash: str) -> tuple[int, str, str] | N
             f"seq {event.seq} (id {event.id}, {event.action}) was changed after it was sealed.",
         )
     return None
+
+
+# -- the viewer's check: the whole chain now and then, the new events at every page -----------
+
+CHECKPOINT_KEY = "privacy:chain:checkpoint"
+FULL_EVERY = datetime.timedelta(minutes=15)
+
+
+def verify_for_viewer(now: datetime.datetime | None = None) -> Report:
+    """``verify`` for a page that is loaded often: the whole chain at most every ``FULL_EVERY``
+    (and whenever the last walk found it broken), in between only the events sealed since the
+    last intact walk, from its checkpoint (a seq and its hash, kept in the cache, shared by the
+    web processes at scale). The checkpoint event must still be there with the same hash, or
+    the walk is whole again. ``full_at`` says when every event was last walked; the command
+    ``nextwork audit verify`` always walks every event."""
+    now = now or timezone.now()
+    point = cache.get(CHECKPOINT_KEY)
+    fresh = (
+        point is not None
+        and now - point["full_at"] < FULL_EVERY
+        and AuditEvent.objects.filter(
+            seq=point["seq"], hash=point["hash"], prev_hash=point["prev_hash"]
+        ).exists()
+    )
+    if fresh:
+        # From the checkpoint event itself: its content is hashed again, so a change to it
+        # is seen even when nothing was sealed since.
+        report = verify(now, after=(point["seq"] - 1, point["prev_hash"]))
+        report.sealed += point["sealed"] - 1
+        report.pruned_through = point["pruned_through"]
+        report.full_at = point["full_at"]
+    else:
+        report = verify(now)
+    if report.intact and report.head_seq is not None:
+        head = AuditEvent.objects.filter(seq=report.head_seq).values_list("prev_hash").first()
+        checkpoint = {
+            "seq": report.head_seq,
+            "hash": report.head_hash,
+            "prev_hash": head[0] if head else "",
+            "sealed": report.sealed,
+            "pruned_through": report.pruned_through,
+            "full_at": report.full_at or now,
+        }
+        cache.set(CHECKPOINT_KEY, checkpoint, int(FULL_EVERY.total_seconds()))
+    else:
+        cache.delete(CHECKPOINT_KEY)
+    return report
 
 
 # -- pruning (the retention policy of the audit log) ------------------------------------------
@@ -262,4 +321,5 @@ def prune(before: datetime.datetime, *, dry_run: bool = False) -> Prune:
         record.save(update_fields=["seq", "prev_hash", "hash"])
         result.record_seq = record.seq
         prefix.filter(seq__lte=result.through_seq).delete()
+    cache.delete(CHECKPOINT_KEY)  # the viewer's counts start again from a whole walk
     return result
