@@ -76,7 +76,9 @@ PASSWORD_HASHERS = [
 ]
 
 MIDDLEWARE = [
-    # First: every later log line of the request carries its id.
+    # Before anything reads the visitor's address (NEXTWORK_TRUSTED_PROXIES; unset: not used).
+    "nextwork.common.proxies.ForwardedForMiddleware",
+    # Then: every later log line of the request carries its id.
     "nextwork.common.security.RequestIdMiddleware",
     "nextwork.common.dberrors.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -190,6 +192,21 @@ def _caches() -> dict:
 
 
 CACHES = _caches()
+
+
+def _trusted_proxies() -> list[str]:
+    from nextwork.common.proxies import trusted_networks
+
+    values = env.get_list("NEXTWORK_TRUSTED_PROXIES")
+    try:
+        trusted_networks(values)
+    except ValueError as exc:
+        raise env.ConfigurationError(str(exc)) from None
+    return values
+
+
+# The reverse proxies whose X-Forwarded-For is believed (common/proxies.py).
+NEXTWORK_TRUSTED_PROXIES = _trusted_proxies()
 
 NEXTWORK_GEOCODER_URL = env.get("NEXTWORK_GEOCODER_URL")
 NEXTWORK_GEOCODER_TIMEOUT = float(env.get("NEXTWORK_GEOCODER_TIMEOUT") or 3)

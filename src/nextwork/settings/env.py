@@ -40,6 +40,12 @@ SETTINGS: dict[str, Setting] = {
             "right for one process only.",
         ),
         Setting(
+            "NEXTWORK_TRUSTED_PROXIES",
+            "Addresses or networks of the reverse proxies in front of the site, comma-separated "
+            "(10.0.0.5,10.0.1.0/24): their X-Forwarded-For gives the visitor's address. Unset: "
+            "the header is ignored.",
+        ),
+        Setting(
             "ALLOWED_HOSTS",
             "Comma-separated host names the site answers to. Required in production.",
         ),
