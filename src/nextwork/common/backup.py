@@ -11,8 +11,8 @@ A backup is one gzip-compressed tar file:
 
 The manifest's counts and migration state are read from the same snapshot as the data. A restore
 checks everything before it changes anything; then it replaces the database, migrates it, runs the
-steps of ``AFTER_RESTORE`` (where the erasure ledger's re-application will go), and compares the
-counts with the manifest's. Documented in docs/backup.md.
+steps of ``AFTER_RESTORE`` (the erasure ledger's re-application, ``privacy.ledger``), and
+compares the counts with the manifest's. Documented in docs/backup.md.
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ class RestoreResult:
 
 
 # Steps run after the restored database has been migrated, in order, each given the backup's
-# manifest (its ``created_at`` says from when to re-apply). The erasure ledger (issue 10, §1)
-# registers here the re-application of the erasures made after the backup. Each returns a line
+# manifest (its ``created_at`` says when the backup was taken). The erasure ledger registers here
+# the re-application of the erasures made after the backup (privacy/apps.py). Each returns a line
 # for the report.
 AFTER_RESTORE: list[Callable[[Manifest], str]] = []
 
