@@ -23,7 +23,10 @@ Every figure is printed with a baseline measured in the same run, on the same ma
 14. with ``--mobilisation-bench`` (or ``--mobilisation-only``): matching 100,000 proxy requests
    against 100,000 offers over every commune, against a greedy pass (see bench/mobilisation.py);
 15-16. with ``--monitoring-bench`` (or ``--monitoring-only``): watch-rule matching and spike
-   detection (see bench/monitoring.py).
+   detection (see bench/monitoring.py);
+17. with ``--load-bench`` (or ``--load-only``): concurrent sign-ups and supports against
+   ``nextwork serve`` on a throwaway PostgreSQL cluster, with the database checks
+   (see bench/load.py).
 
 The registry is imported by ``nextwork setup`` into a fresh temporary NEXTWORK_HOME (SQLite,
 never ./var nor DATABASE_URL), removed at the end unless ``--home`` names a folder to keep.
@@ -111,6 +114,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     import campaigns
     import fundraising
+    import load
     import members
     import messaging
     import mobilisation
@@ -124,6 +128,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     fundraising.add_arguments(parser)
     mobilisation.add_arguments(parser)
     monitoring.add_arguments(parser)
+    load.add_arguments(parser)
     args = parser.parse_args(argv)
     members.finish_args(parser, args)
     campaigns.finish_args(parser, args)
@@ -132,6 +137,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     fundraising.finish_args(parser, args)
     mobilisation.finish_args(parser, args)
     monitoring.finish_args(parser, args)
+    load.finish_args(parser, args)
     sizes = (
         {
             "points": 100_000,
@@ -852,6 +858,7 @@ def main(argv=None) -> int:
             or args.fundraising_only
             or args.mobilisation_only
             or args.monitoring_only
+            or args.load_only
         )
         if not only:
             bench_single(engine, args, rng, results)
@@ -890,6 +897,10 @@ def main(argv=None) -> int:
             import monitoring
 
             monitoring.bench_monitoring(args, results)
+        if args.load_bench:
+            import load
+
+            load.bench_load(args, results)
     finally:
         if temporary:
             shutil.rmtree(home, ignore_errors=True)
@@ -910,6 +921,7 @@ def main(argv=None) -> int:
             "messaging_send",
             "participation",
             "fundraising",
+            "load",
         )
         if name in results and not results[name].get("target_met", True)
     ]
