@@ -65,6 +65,7 @@ def test_disk_full_during_import(sqlite_home, scratch):
     used = (sqlite_home / "nextwork.sqlite3").stat().st_size
     disk = scratch / "disk"
     _mount(disk, used + FREE)
+    site = None
     try:
         home = disk / "home"
         home.mkdir()
@@ -94,4 +95,6 @@ def test_disk_full_during_import(sqlite_home, scratch):
         assert "19800 members were created, 200 updated" in again.stdout, again.stdout
         assert _members(db) == (20_000, 20_000, "ok")
     finally:
+        if site is not None:
+            site.close()  # its own temporary folder; the database lives on the tmpfs
         subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)

@@ -71,6 +71,7 @@ class DatabaseUnavailableMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if response.status_code == 500 and getattr(request, _MARK, False):
+            logger.warning("database unavailable on %s (after the view)", request.path)
             return unavailable_response(request)
         return response
 
