@@ -773,7 +773,8 @@ def run(args) -> dict:
     try:
         url = args.database_url
         if not url:
-            cluster = Cluster().start()
+            cluster = Cluster()  # assigned first: a failed start is cleaned up too
+            cluster.start()
             url = cluster.url()
             say(f"  PostgreSQL: throwaway cluster on port {cluster.port} ({cluster.bin})")
         with Site(url) as site:
