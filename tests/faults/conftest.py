@@ -2,9 +2,9 @@
 purpose. They reuse bench/load.py's throwaway cluster, site and clients.
 
 Preparing costs once per run, not per test: a PostgreSQL template database with the registry
-imported (``nextwork setup``, about two minutes on two CPUs), and a set-up SQLite home. Each
-test then copies what it needs and stays within about a minute. Every process and folder is
-removed at the end, failed or not.
+imported and a set-up SQLite home (``nextwork setup``: two to three minutes each on two busy
+CPUs). Each test then copies what it needs and stays within about a minute. Every process and
+folder is removed at the end, failed or not.
 """
 
 from __future__ import annotations
