@@ -163,6 +163,15 @@ def test_a_run_whose_tests_pass_fails_when_a_log_leaks(tmp_path):
     assert "camille.dupont@example.org" not in done.stdout.split("personal data or secrets")[1]
 
 
+def test_the_test_smtp_server_s_own_trace_is_not_the_platform_s(tmp_path):
+    handler = logscan.ScanHandler()
+    leak = "rcpt TO:<camille.dupont@example.org>"
+    handler.handle(logging.LogRecord("mail.log", logging.DEBUG, __file__, 1, leak, (), None))
+    assert handler.findings == []
+    handler.handle(logging.LogRecord("nextwork.mail", logging.INFO, __file__, 1, leak, (), None))
+    assert [f.kind for f in handler.findings] == ["email"]
+
+
 def test_a_clean_run_stays_green(tmp_path):
     done = run_child(tmp_path, CLEAN_ONLY)
     assert done.returncode == 0, done.stdout + done.stderr
