@@ -144,6 +144,7 @@ def _network(seeded: Seeded, s: Stage) -> None:
         MemberLocation,
         Precision,
     )
+    from nextwork.network.security import tokens
 
     m, mk = seeded.member, seeded.marker
     MemberLocation.objects.create(member=m, constituency=s.area, postcode="75002",
@@ -158,6 +159,8 @@ def _network(seeded: Seeded, s: Stage) -> None:
     seeded.add("application_id", application.pk)
     invitation = services.relay_invite(member=m, area=s.area, role="substitute", invited_by=s.staff)
     seeded.add("invitation_id", invitation.pk)
+    token, _text = tokens.token_create(member=m, name=f"Script {mk}", scope="read")
+    seeded.add("token_id", token.pk)
 
 
 def _messaging(seeded: Seeded, s: Stage) -> None:

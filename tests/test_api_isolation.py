@@ -1,7 +1,8 @@
 """Two ordinary members, A and B, over the whole API (issue 10 §4): schemathesis drives every
-operation of /api/v1 as A, then as B, with the other's real ids in the paths and bodies. No
-answer is a 5xx, no answer to one (whatever its status) holds the other's email, phone, last
-name, public id or private texts, and nothing the other owns has changed afterwards.
+operation of /api/v1 as A, then as B (with a session and its CSRF token), then as A with a
+personal API token, with the other's real ids in the paths and bodies. No answer is a 5xx,
+no answer to one (whatever its status) holds the other's email, phone, last name, public id
+or private texts, and nothing the other owns has changed afterwards.
 
 The members and their rows come from tests/isolation_seed.py."""
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 # Per operation: a few generated cases (one operation at a time, derandomized), so that the
 # whole file stays within a few minutes on PostgreSQL.
-EXAMPLES = {"positive": 4, "negative": 2}
+EXAMPLES = {"positive": 6, "negative": 3}
 
 
 @pytest.fixture(autouse=True, scope="module")
