@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from nextwork.common.errors import Forbidden, NotFound
+from nextwork.common.errors import NotFound
 from nextwork.fundraising import providers, services
 from nextwork.fundraising.models import Donation, DonationStatus, Recurring
 from nextwork.fundraising.rules import RuleBroken
@@ -177,11 +177,10 @@ def recurring_cancel(*, recurring_id: int, by: Member) -> Recurring:
         if isinstance(recurring_id, int)
         else None
     )
-    if recurring is None:
-        raise NotFound(f"No monthly donation {recurring_id}.", field="recurring")
-    owner = by is not None and recurring.donor.member_id == by.pk
-    if not (owner or is_staff(by)):
-        raise Forbidden("Only the donor or staff may stop this monthly donation.")
+    owner = recurring is not None and by is not None and recurring.donor.member_id == by.pk
+    if recurring is None or not (owner or is_staff(by)):
+        # Someone else's is answered as an unknown one: the answer does not tell which exist.
+        raise NotFound(f"No monthly donation {recurring_id} of yours.", field="recurring")
     if recurring.status not in (Recurring.Status.PENDING, Recurring.Status.ACTIVE):
         return recurring
     providers.get(recurring.provider).cancel_recurring(recurring)

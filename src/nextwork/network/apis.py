@@ -124,14 +124,11 @@ class GapOut(Schema):
 
 @router.get(
     "/coverage/gaps",
+    auth=member_auth,
     response={200: list[GapOut], 401: ErrorOut, 403: ErrorOut},
     summary="Seats without a relay, most confirmed members first (coordinators and staff)",
 )
 def coverage_gaps(request: HttpRequest, limit: int = 50):
-    if not request.user.is_authenticated:
-        return Status(
-            401, {"error": {"code": "unauthenticated", "message": "Log in first.", "field": None}}
-        )
     if not current_grants(request.user, [Role.COORDINATOR, Role.STAFF]).exists():
         return Status(
             403,
