@@ -225,3 +225,19 @@ def test_the_openapi_document_declares_the_bearer_scheme(client, db):
     assert {"TokenAuth": []} in members and {"SessionAuth": []} in members
     mine = schema["paths"]["/api/v1/me/tokens"]["post"]["security"]
     assert mine == [{"SessionOnlyAuth": []}]
+
+
+def test_a_foreign_bearer_header_leaves_a_logged_in_session_in_charge(people):
+    client = session_client(people["member"])
+    client.defaults["HTTP_AUTHORIZATION"] = "Bearer from-a-browser-extension"
+    assert client.get("/api/v1/applications").status_code == 200
+
+
+@pytest.mark.two_factor
+def test_a_bearer_header_does_not_skip_the_two_factor_step_of_a_session(people):
+    client = session_client(people["staff"], verified=False)
+    for header in ("Bearer from-a-browser-extension", "Bearer nw_00000000_guess"):
+        client.defaults["HTTP_AUTHORIZATION"] = header
+        response = client.get("/api/v1/applications")
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "two_factor_required"

@@ -155,6 +155,19 @@ def test_the_cache_never_holds_the_email(client, make_member, settings):
     assert "lockout:fail:account:" in keys and member.email not in keys
 
 
+def test_the_admin_login_locks_out_too(client, make_member, settings):
+    settings.NEXTWORK_LOGIN_MAX_FAILURES = 2
+    admin = make_member("Admin")
+    admin.is_staff = True
+    admin.save(update_fields=["is_staff"])
+    form = {"username": admin.email, "password": "wrong password", "next": "/admin/"}
+    for _ in range(2):
+        assert client.post("/admin/login/", form).status_code == 200
+    response = client.post("/admin/login/", {**form, "password": PASSWORD})
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+    assert "Trop de tentatives de connexion" in response.content.decode()
+
+
 def test_login_link_requests_are_rate_limited(client, make_member):
     member = make_member("Ana")
     for _ in range(3):

@@ -8,7 +8,8 @@ browser sends it by itself). ``session_auth`` is for what a token must not do (m
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja.security import HttpBearer, SessionAuth, django_auth
+from ninja.security import HttpBearer
+from ninja.security import SessionAuth as NinjaSessionAuth
 
 from nextwork.common.errors import Forbidden, Unauthenticated
 from nextwork.network.security import tokens, two_factor
@@ -20,7 +21,18 @@ class TokenAuth(HttpBearer):
     """A personal API token, made in "Mon espace" → Sécurité."""
 
     def authenticate(self, request: HttpRequest, token: str):
-        api_token = tokens.token_for(token)
+        if not tokens.looks_like_token(token):
+            # Another scheme's bearer value (a proxy's, an extension's): not ours to judge; the
+            # session, or "Log in first." (401), decides.
+            return None
+        try:
+            api_token = tokens.token_for(token)
+        except tokens.UnknownToken:
+            if request.user.is_authenticated:
+                # A logged-in browser sent a token of ours that does not exist: the session
+                # decides, two-factor step included (SessionAuth below).
+                return None
+            raise
         if api_token.scope == "read" and request.method not in READ_METHODS:
             raise Forbidden(
                 "This token only reads (scope read): make a write token to change data.",
@@ -37,7 +49,7 @@ class TokenAuth(HttpBearer):
         return member
 
 
-class SessionOnlyAuth(SessionAuth):
+class SessionOnlyAuth(NinjaSessionAuth):
     """The logged-in session, with its CSRF token; a call carrying a token is refused plainly
     (rather than with a CSRF error it could never fix)."""
 
@@ -50,5 +62,20 @@ class SessionOnlyAuth(SessionAuth):
         return super().__call__(request)
 
 
+class SessionAuth(NinjaSessionAuth):
+    """The logged-in session, with its CSRF token, once a member who needs a second factor
+    has given their code (the middleware holds them before; this holds whatever reaches here).
+    Named as Django Ninja's: the OpenAPI document names the scheme after the class."""
+
+    def authenticate(self, request: HttpRequest, key: str | None):
+        member = super().authenticate(request, key)
+        if member is not None and not two_factor.is_verified(request):
+            if two_factor.requires_two_factor(member):
+                raise two_factor.TwoFactorRequired(
+                    "Give your two-factor code in the site first, or use a personal API token."
+                )
+        return member
+
+
 session_auth = SessionOnlyAuth()
-member_auth = [TokenAuth(), django_auth]
+member_auth = [TokenAuth(), SessionAuth()]

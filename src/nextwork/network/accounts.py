@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import auth
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core import signing
@@ -25,8 +26,9 @@ LINK_SALT = "nextwork.network.login-link"
 LINK_MAX_AGE = 15 * 60
 
 
-class EmailAuthenticationForm(AuthenticationForm):
-    username = forms.EmailField(label=_("Adresse électronique"), max_length=254)
+class LockoutMixin:
+    """Refuses a locked account or address before the password is even checked, and counts
+    each failure (the site's login form and the admin's)."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
@@ -35,12 +37,8 @@ class EmailAuthenticationForm(AuthenticationForm):
         ),
     }
 
-    def clean_username(self):
-        return normalise_email(self.cleaned_data["username"])
-
     def clean(self):
-        """Refuse a locked account or address before the password is even checked."""
-        email = self.cleaned_data.get("username") or ""
+        email = normalise_email(self.cleaned_data.get("username") or "")
         ip = client_ip(self.request)
         try:
             lockout.check(email=email, ip=ip)
@@ -58,6 +56,17 @@ class EmailAuthenticationForm(AuthenticationForm):
             raise
         lockout.record_success(email=email)
         return cleaned
+
+
+class EmailAuthenticationForm(LockoutMixin, AuthenticationForm):
+    username = forms.EmailField(label=_("Adresse électronique"), max_length=254)
+
+    def clean_username(self):
+        return normalise_email(self.cleaned_data["username"])
+
+
+class AdminLoginForm(LockoutMixin, AdminAuthenticationForm):
+    error_messages = {**AdminAuthenticationForm.error_messages, **LockoutMixin.error_messages}
 
 
 def client_ip(request: HttpRequest | None) -> str:

@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
@@ -5,6 +6,9 @@ from nextwork.network import accounts, coordination, views
 from nextwork.network.security import views as security
 
 app_name = "network"
+
+# The admin's login counts failures and locks out like the site's (docs/security.md).
+admin.site.login_form = accounts.AdminLoginForm
 
 urlpatterns = [
     path("carte/", views.coverage_map, name="map"),

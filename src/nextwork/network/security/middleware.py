@@ -46,7 +46,8 @@ class IdleSessionMiddleware:
 class TwoFactorMiddleware:
     """Holds a member who needs a second factor until a code is checked in this session:
     pages redirect to enrolment or verification; API calls made with the session get
-    403 ``two_factor_required``. Token calls are judged by the token (api/auth.py)."""
+    403 ``two_factor_required``. Calls with a token and no session are judged by the token
+    (api/auth.py); a session that has not given its code is held even if a token comes along."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -60,10 +61,6 @@ class TwoFactorMiddleware:
             return None
         path = request.path_info
         if path.startswith(OPEN_PREFIXES) or path.startswith("/" + settings.STATIC_URL):
-            return None
-        if path.startswith("/api/") and request.headers.get("Authorization", "").lower().startswith(
-            "bearer "
-        ):
             return None
         if not two_factor.requires_two_factor(request.user):
             return None

@@ -60,14 +60,24 @@ def token_create(
     return token, f"nw_{prefix}_{secret}"
 
 
+class UnknownToken(Unauthenticated):
+    """Not a token of this site (malformed, or no such prefix and secret)."""
+
+
+def looks_like_token(text: str) -> bool:
+    """Shaped as ours, nw_<8 hex>_<secret>, whether or not it exists."""
+    parts = (text or "").strip().split("_", 2)
+    return len(parts) == 3 and parts[0] == "nw" and bool(parts[1]) and bool(parts[2])
+
+
 def token_for(text: str) -> ApiToken:
     """The active token whose full text is ``text``; ``Unauthenticated`` otherwise."""
-    parts = (text or "").strip().split("_", 2)
-    if len(parts) != 3 or parts[0] != "nw" or not parts[1] or not parts[2]:
-        raise Unauthenticated("Not a nextwork token: expected nw_<prefix>_<secret>.")
+    if not looks_like_token(text):
+        raise UnknownToken("Not a nextwork token: expected nw_<prefix>_<secret>.")
+    parts = text.strip().split("_", 2)
     token = ApiToken.objects.select_related("member").filter(prefix=parts[1]).first()
     if token is None or not hmac.compare_digest(token.secret_hash, _hash(parts[2])):
-        raise Unauthenticated("Unknown token.")
+        raise UnknownToken("Unknown token.")
     if token.revoked_at is not None:
         raise Unauthenticated("This token was revoked.")
     if token.expires_at is not None and token.expires_at <= timezone.now():
