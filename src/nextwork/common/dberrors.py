@@ -1,4 +1,5 @@
-"""A database that cannot be reached is answered with 503 and Retry-After, never a 500.
+"""A database (or the Redis cache) that cannot be reached is answered with 503 and Retry-After,
+never a 500.
 
 PostgreSQL restarting, a lost connection, a lock or deadlock timeout, a full disk: the request
 did not complete, what was stored stays stored, and trying again in a few seconds is the right
@@ -24,20 +25,26 @@ from django.db import connection
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from nextwork.common.errors import Unavailable
 
 logger = logging.getLogger("nextwork.database")
 
 RETRY_AFTER_SECONDS = 5
-MESSAGE = "The database is unavailable for a moment: nothing was changed by this request, or "
-MESSAGE += "it was saved in full. Try again in a few seconds."
+MESSAGE = "The database or the cache is unavailable for a moment: nothing was changed by this "
+MESSAGE += "request, or it was saved in full. Try again in a few seconds."
 _MARK = "_nextwork_database_unavailable"
 
 
 def is_unavailable(exc: BaseException | None) -> bool:
     """A connection lost or refused, a timeout, a full disk: not a programming error (SQLite
-    reports a missing table as an OperationalError too; that one stays a 500)."""
+    reports a missing table as an OperationalError too; that one stays a 500). Redis, which
+    holds the rate limits and lockouts at scale (NEXTWORK_REDIS_URL), counts as well: a write
+    cannot be counted against its limit, so it is refused for a moment, never let through."""
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        return True
     if not isinstance(exc, (OperationalError, InterfaceError)):
         return False
     return not str(exc).startswith(("no such table", "no such column"))
