@@ -179,3 +179,15 @@ def test_only_staff_reset_it(people):
     url = f"/espace/membres/{people['coord75'].public_id}/double-authentification/"
     assert c.post(url).status_code == 403
     assert not AuditEvent.objects.filter(action="auth.2fa_reset").exists()
+
+
+def test_a_member_who_enrolled_of_their_own_accord_is_asked_too(people):
+    camille = people["camille"]  # a relay: not required
+    first = Client()
+    login(first, camille)
+    assert first.get("/espace/").status_code == 200
+    enrol(first, camille)
+    again = Client()
+    login(again, camille)
+    response = again.get("/espace/")
+    assert response.status_code == 302 and "/verifier/" in response["Location"]

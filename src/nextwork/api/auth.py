@@ -70,7 +70,7 @@ class SessionAuth(NinjaSessionAuth):
     def authenticate(self, request: HttpRequest, key: str | None):
         member = super().authenticate(request, key)
         if member is not None and not two_factor.is_verified(request):
-            if two_factor.requires_two_factor(member):
+            if two_factor.must_verify(member):
                 raise two_factor.TwoFactorRequired(
                     "Give your two-factor code in the site first, or use a personal API token."
                 )

@@ -62,7 +62,7 @@ class TwoFactorMiddleware:
         path = request.path_info
         if path.startswith(OPEN_PREFIXES) or path.startswith("/" + settings.STATIC_URL):
             return None
-        if not two_factor.requires_two_factor(request.user):
+        if not two_factor.must_verify(request.user):
             return None
         if path.startswith("/api/"):
             error = two_factor.TwoFactorRequired(

@@ -45,6 +45,12 @@ def requires_two_factor(member: Member) -> bool:
     return settings.NEXTWORK_REQUIRE_2FA and holds_power(member)
 
 
+def must_verify(member: Member) -> bool:
+    """Asked for a code after login: those who need a second factor, and anyone who set one up
+    of their own accord (an app that is never asked for protects nothing)."""
+    return requires_two_factor(member) or confirmed_device(member) is not None
+
+
 def is_verified(request: HttpRequest) -> bool:
     return bool(request.session.get(VERIFIED_KEY))
 
