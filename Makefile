@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
+# `make bench` runs every benchmark; BENCH_ARGS="--all --quick" for a smaller run.
+BENCH_ARGS ?= --all
 PORT ?= 8000
 
 .PHONY: run demo test lint bench install install-dev clean

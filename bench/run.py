@@ -57,6 +57,13 @@ import numpy as np
 TARGETS = {"single_p50_us": 20.0, "bulk_points_per_s": 1e6, "http_ratio": 1.5}
 
 
+# The optional sections, in the order they run; ``--all`` turns every one on.
+SECTIONS = (
+    "members", "campaigns", "messaging", "participation", "fundraising", "mobilisation",
+    "monitoring", "load",
+)  # fmt: skip
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/run.py",
@@ -129,7 +136,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     mobilisation.add_arguments(parser)
     monitoring.add_arguments(parser)
     load.add_arguments(parser)
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every benchmark, sections 1-17 (what `make bench` runs). The PostgreSQL sections "
+        "use --participation-db and --fundraising-db when given, else one throwaway cluster "
+        "started for the run (PostgreSQL binaries needed); the load test starts its own",
+    )
     args = parser.parse_args(argv)
+    args.cluster = None
+    if args.all:
+        for name in SECTIONS:
+            setattr(args, f"{name}_bench", True)
+        if not (args.participation_db and args.fundraising_db):
+            args.cluster = load.Cluster()  # started by main(), its port chosen now
+            args.participation_db = args.participation_db or args.cluster.url()
+            args.fundraising_db = args.fundraising_db or args.cluster.url()
     members.finish_args(parser, args)
     campaigns.finish_args(parser, args)
     messaging.finish_args(parser, args)
@@ -823,9 +845,14 @@ def main(argv=None) -> int:
     results: dict = {
         "machine": info,
         "command": command.strip(),
-        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "args": {
+            k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "cluster"
+        },
     }
     try:
+        if args.cluster is not None:
+            say(f"PostgreSQL: a throwaway cluster on 127.0.0.1:{args.cluster.port}")
+            args.cluster.start()
         for key, value in child_env(home).items():
             if key in ("NEXTWORK_HOME", "DJANGO_SETTINGS_MODULE"):
                 os.environ[key] = value
@@ -902,6 +929,8 @@ def main(argv=None) -> int:
 
             load.bench_load(args, results)
     finally:
+        if args.cluster is not None:
+            args.cluster.stop()
         if temporary:
             shutil.rmtree(home, ignore_errors=True)
     elapsed = time.perf_counter() - started
