@@ -387,8 +387,7 @@ def get_limits(name: str) -> tuple[int, int]:
     parts = [p.strip() for p in value.split(",")]
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise ConfigurationError(
-            f"{name} must be two whole numbers, comma-separated (members, visitors), "
-            f"not {value!r}."
+            f"{name} must be two whole numbers, comma-separated (members, visitors), not {value!r}."
         )
     return int(parts[0]), int(parts[1])
 
