@@ -4,7 +4,7 @@ personal API token, with the other's real ids in the paths and bodies. No answer
 no answer to one (whatever its status) holds the other's email, phone, last name, public id
 or private texts, and nothing the other owns has changed afterwards.
 
-The members and their rows come from tests/isolation_seed.py."""
+The members and their rows come from tests/two_members.py."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 
-from tests import isolation_seed
+from tests import two_members
 from tests.territories.test_api import same_connection
 
 API = "/api/v1"
@@ -38,14 +38,14 @@ def _ndjson_bodies():
 
 
 @pytest.fixture
-def cast(people, area, make_member, settings):
+def cast(people, area, settings):
     settings.NEXTWORK_PROPOSALS_PER_HOUR = 1000
     settings.NEXTWORK_COMMENTS_PER_HOUR = 1000
     settings.NEXTWORK_WRITES_PER_MINUTE = (0, 0)  # every call reaches its operation
-    stage = isolation_seed.stage(staff=people["staff"], area=area, make_member=make_member)
-    a = isolation_seed.member("a", "Zarkovienne", "+33612345671")
-    b = isolation_seed.member("b", "Quilleboeuf", "+33698765432")
-    return {"a": isolation_seed.seed(a, stage), "b": isolation_seed.seed(b, stage)}
+    stage = two_members.stage(staff=people["staff"], area=area)
+    a = two_members.member("a", "Zarkovienne", "+33612345671")
+    b = two_members.member("b", "Quilleboeuf", "+33698765432")
+    return {"a": two_members.seed(a, stage), "b": two_members.seed(b, stage)}
 
 
 def session_of(member) -> dict:
@@ -214,7 +214,7 @@ def _check(run: Run, before: dict) -> None:
     valid = [s for codes in run.valid.values() for s in codes]
     assert [k for k, codes in run.valid.items() if 401 in codes] == []
     assert sum(200 <= s < 300 for s in valid) >= 20, run.valid
-    assert isolation_seed.snapshot(run.other) == before
+    assert two_members.snapshot(run.other) == before
 
 
 def token_of(member) -> dict:
@@ -236,7 +236,7 @@ CREDENTIALS = {
 )
 def test_one_member_never_sees_the_others_data(api_schema, cast, who, credentials):
     me, other = (cast["a"], cast["b"]) if who == "a" else (cast["b"], cast["a"])
-    before = isolation_seed.snapshot(other)
+    before = two_members.snapshot(other)
     assert len(before) > 20 and sum(len(v) for v in before.values()) > 25  # rows everywhere
     run = _pass(api_schema, me, other, credentials)
     assert len(run.statuses) == len(list(operations(api_schema)))  # every operation was called

@@ -2,259 +2,25 @@
 trace of their email, phone, last name or private texts is left in any text column of any
 table, except the donor identity that accounting law keeps with a recent gift.
 
-The seed gives each member a row in every app (after tests/isolation_seed.py's recipe)."""
+The seed gives each member a row in every app (tests/two_members.py)."""
 
 from __future__ import annotations
 
-import datetime
 import json
-import uuid
-from dataclasses import dataclass, field
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from nextwork.common.errors import Forbidden, InvalidInput, NotFound
-
-# -- the seed: two members with personal data in every app -------------------------------------
-
-
-@dataclass
-class Seeded:
-    member: object
-    marker: str
-    ids: dict[str, list] = field(default_factory=dict)
-
-    def add(self, name: str, value) -> None:
-        self.ids.setdefault(name, []).append(value)
-
-    def secrets(self) -> dict[str, str]:
-        m = self.member
-        return {
-            "email": m.email.lower(),
-            "phone": m.phone.removeprefix("+33"),
-            "last_name": m.last_name.lower(),
-            "marker": self.marker,
-        }
-
-
-@dataclass
-class Stage:
-    staff: object
-    consultation: object
-    election: object
-    first_round: object
-    beneficiary: object
-    event: object
-    community: object
-    area: object
-    others_proposal: object
-
-
-def new_member(letter: str, phone: str = ""):
-    from nextwork.network.models import Member
-
-    tag = uuid.uuid4().hex[:10]
-    return Member.objects.create_user(
-        f"rights.{letter}.{tag}@example.org",
-        "correct horse battery staple",
-        first_name=f"Rights{letter.upper()}",
-        last_name=f"Nom{tag}",
-        phone=phone,
-        is_active=True,
-        confirmed_at=timezone.now() - datetime.timedelta(days=90),
-    )
-
-
-def make_stage(*, staff, area) -> Stage:
-    from nextwork.events import services as events
-    from nextwork.fundraising.models import Beneficiary
-    from nextwork.messaging import communities
-    from nextwork.mobilisation import services as mobilisation
-    from nextwork.participation import services as participation
-    from nextwork.participation.models import Consultation
-
-    now = timezone.now()
-    today = timezone.localdate()
-    consultation = Consultation.objects.create(
-        title="Consultation ouverte", text="Vos idées.",
-        opens_at=now - datetime.timedelta(days=1),
-        proposals_close_at=now + datetime.timedelta(days=10),
-        closes_at=now + datetime.timedelta(days=20), status="published", created_by=staff,
-    )  # fmt: skip
-    election = mobilisation.election_create(
-        by=staff, kind="legislatives", name="Législatives", slug=f"rights-{uuid.uuid4().hex[:8]}",
-        registration_deadline=today + datetime.timedelta(days=5),
-        rounds=[mobilisation.RoundIn(1, today + datetime.timedelta(days=21)),
-                mobilisation.RoundIn(2, today + datetime.timedelta(days=28))],
-        published=True,
-    )  # fmt: skip
-    beneficiary = Beneficiary.objects.create(
-        name="Parti R", kind="party", legal_name="Parti R (association de financement)",
-        address="1 rue de la République, 75011 Paris", registration="AF-0011",
-    )  # fmt: skip
-    start = datetime.datetime.combine(today + datetime.timedelta(days=10), datetime.time(18, 30))
-    event = events.event_create(
-        creator=staff, title="Rencontre", kind="meetup", starts_at=start,
-        ends_at=start + datetime.timedelta(hours=2),
-        place=events.Place(address="12 rue de la Roquette, 75011 Paris", constituency="75-06"),
-        capacity=None, public=True,
-    )  # fmt: skip
-    community = communities.community_create(actor=staff, name="Cyclistes", public=True)
-    other = new_member("o")
-    others_proposal = participation.proposal_submit(
-        consultation=consultation, author=other, title="Idée d'un tiers", body="Du vélo."
-    )
-    return Stage(staff, consultation, election, election.rounds.get(number=1), beneficiary, event,
-                 community, area("75-02"), others_proposal)  # fmt: skip
-
-
-def seed(person, s: Stage) -> Seeded:
-    """Give ``person`` rows in every app, through the services where a member writes them."""
-    seeded = Seeded(member=person, marker=f"mk{uuid.uuid4().hex}")
-    for step in (_network, _messaging, _events, _participation, _fundraising, _mobilisation,
-                 _monitoring):  # fmt: skip
-        step(seeded, s)
-    return seeded
-
-
-def _network(seeded: Seeded, s: Stage) -> None:
-    from nextwork.network import services
-    from nextwork.network.models import Consent, ConsentSource, ConsentText, MemberLocation
-
-    m, mk = seeded.member, seeded.marker
-    location = MemberLocation.objects.create(member=m, constituency=s.area, postcode="75002",
-                                             precision="postcode")  # fmt: skip
-    seeded.add("network.memberlocation", location.pk)
-    text = ConsentText.objects.filter(kind="signup").first() or ConsentText.objects.create(
-        kind="signup", version=1, body="J'accepte."
-    )
-    Consent.objects.create(member=m, text=text, source=ConsentSource.SITE)
-    application = services.relay_apply(
-        member=m, area=s.area, motivation=f"Je veux aider ({mk}), appelez le {m.phone}."
-    )
-    seeded.add("network.relayapplication", application.pk)
-
-
-def _messaging(seeded: Seeded, s: Stage) -> None:
-    from nextwork.messaging import communities, consent
-    from nextwork.messaging.models import Delivery, Message
-
-    m = seeded.member
-    for message_type in ("newsletter", "campaign", "alert"):
-        consent.consent_set(member=m, channel="email", message_type=message_type, given=True,
-                            how="site")  # fmt: skip
-    # They unsubscribed from the newsletter: their address is to be suppressed at erasure.
-    consent.consent_set(member=m, channel="email", message_type="newsletter", given=False,
-                        how="unsubscribe")  # fmt: skip
-    communities.community_join(member=m, community=s.community, community_news=True)
-    message = Message.objects.create(
-        channel="email", message_type="newsletter", subject="Lettre", body_text="Bonjour",
-        created_by=s.staff,
-    )  # fmt: skip
-    delivery = Delivery.objects.create(message=message, member=m, status="sent",
-                                       sent_at=timezone.now())  # fmt: skip
-    seeded.add("messaging.delivery", delivery.pk)
-
-
-def _events(seeded: Seeded, s: Stage) -> None:
-    from nextwork.events import services
-
-    services.rsvp_set(event=s.event, member=seeded.member, going=True)
-    seeded.add("events.rsvp", s.event.pk)
-
-
-def _participation(seeded: Seeded, s: Stage) -> None:
-    from nextwork.participation import moderation, services
-    from nextwork.participation.models import Comment, Proposal, State
-
-    m, mk = seeded.member, seeded.marker
-    public = services.proposal_submit(
-        consultation=s.consultation, author=m, title=f"Idée publique de {m.first_name}",
-        body="Des pistes cyclables partout.",
-    )  # fmt: skip
-    held = services.proposal_submit(
-        consultation=s.consultation, author=m, title="Idée en attente",
-        body=f"Texte que seul l'auteur voit {mk}.",
-    )  # fmt: skip
-    Proposal.objects.filter(pk=held.pk).update(state=State.PENDING)
-    services.comment_add(proposal=public, author=m, body="Un avis public.")
-    hidden = services.comment_add(proposal=public, author=m, body=f"Un avis masqué {mk}.")
-    Comment.objects.filter(pk=hidden.pk).update(state=State.HIDDEN)
-    services.follow_set(proposal=public, member=m, follow=True)
-    services.support_add(proposal_id=s.others_proposal.pk, member=m)
-    moderation.report_create(kind="proposal", target_id=s.others_proposal.pk, reason="other",
-                             note=f"Signalé par {m.phone} {mk}", by=m)  # fmt: skip
-    seeded.add("participation.proposal", public.pk)
-    seeded.add("participation.proposal", held.pk)
-
-
-def _fundraising(seeded: Seeded, s: Stage) -> None:
-    from nextwork.fundraising import services
-    from nextwork.fundraising.models import FundraisingPage
-
-    m, mk = seeded.member, seeded.marker
-    donor = services.DonorIn(
-        first_name=m.first_name, last_name=m.last_name, email=m.email,
-        address=f"{mk[:12]} rue des Lilas", postcode="75002", city="Paris",
-        natural_person=True, french_or_resident=True,
-    )  # fmt: skip
-    donation = services.donation_create(
-        beneficiary_id=s.beneficiary.pk, donor=donor, amount_cents=2500, method="card",
-        provider="test", member=m,
-    )  # fmt: skip
-    services.donation_succeeded(donation_id=donation.pk)
-    seeded.add("fundraising.donation", donation.pk)
-    page = FundraisingPage.objects.create(
-        owner=m, beneficiary=s.beneficiary, slug=f"page-{mk[:12]}",
-        title=f"La page de {m.last_name}", text=f"Aidez-moi {mk}", goal_cents=100_000,
-    )  # fmt: skip
-    seeded.add("fundraising.fundraisingpage", page.pk)
-
-
-def _mobilisation(seeded: Seeded, s: Stage) -> None:
-    from nextwork.mobilisation import services
-    from nextwork.mobilisation.models import RegistrationAnswer, Turnout
-
-    m, mk = seeded.member, seeded.marker
-    services.situation_set(member=m, consent=True, registered="yes", commune_code="75056",
-                           polling_station=f"Bureau {mk}")  # fmt: skip
-    RegistrationAnswer.objects.create(election=s.election, member=m, reminded_at=timezone.now(),
-                                      done_at=timezone.now())  # fmt: skip
-    Turnout.objects.create(round=s.first_round, member=m, reminded_at=timezone.now(),
-                           channel="email", voted_at=timezone.now())  # fmt: skip
-    request = services.request_create(member=m, round_id=s.first_round.pk)
-    seeded.add("mobilisation.proxyrequest", request.pk)
-    second = s.election.rounds.get(number=2)
-    offer = services.offer_create(member=m, round_id=second.pk, commune_codes=["75056"])
-    seeded.add("mobilisation.proxyoffer", offer.pk)
-    holder = new_member(f"h{uuid.uuid4().hex[:4]}")
-    services.situation_set(member=holder, consent=True, registered="yes", commune_code="75056")
-    holding = services.offer_create(member=holder, round_id=s.first_round.pk,
-                                    commune_codes=["75056"])  # fmt: skip
-    match = services.match_propose(request_id=request.pk, offer_id=holding.pk, by=s.staff)
-    seeded.add("mobilisation.proxymatch", match.pk)
-    seeded.holder = holder
-
-
-def _monitoring(seeded: Seeded, s: Stage) -> None:
-    from nextwork.monitoring.models import Channel
-
-    m = seeded.member
-    channel = Channel.objects.create(
-        kind="mastodon", url=f"https://mastodon.example/@{seeded.marker}",
-        label=f"Compte de {m.last_name}", area=s.area, member=m, created_by=s.staff,
-    )  # fmt: skip
-    seeded.add("monitoring.channel", channel.pk)
+from tests import two_members
 
 
 @pytest.fixture
 def cast(people, area):
     """Two members (Ana, Bo) seeded in every app, and the staff who set the stage."""
-    stage = make_stage(staff=people["staff"], area=area)
-    ana = seed(new_member("a", "+33612345601"), stage)
-    bo = seed(new_member("b", "+33612345602"), stage)
+    stage = two_members.stage(staff=people["staff"], area=area)
+    ana = two_members.seed(two_members.member("a", "Nom", "+33612345601"), stage)
+    bo = two_members.seed(two_members.member("b", "Nom", "+33612345602"), stage)
     return {"ana": ana, "bo": bo, "stage": stage, **people}
 
 
@@ -314,7 +80,7 @@ DONOR_IDENTITY = {
 
 def test_seed_is_found_by_the_scan(cast):
     """The scan finds the seeded data before erasure: its silence afterwards means something."""
-    hits = traces(cast["ana"].secrets())
+    hits = traces(cast["ana"].personal)
     tables = {t for t, _c, _n in hits}
     for table in ("network_member", "network_relayapplication", "participation_proposal",
                   "participation_report", "fundraising_donor", "fundraising_fundraisingpage",
@@ -342,20 +108,20 @@ def test_self_erasure_leaves_no_trace_but_the_donor_identity(cast, settings, tmp
     other_session = SessionStore()
     other_session["_auth_user_id"] = str(bo.member.pk)
     other_session.create()
-    bo_before = traces(bo.secrets())
+    bo_before = traces(bo.personal)
 
     record = member_erase(member=member, by=member, reason="self")
 
     assert not Member.objects.filter(pk=pk).exists()
-    left = [h for h in traces(ana.secrets()) if (h[0], h[1]) not in DONOR_IDENTITY]
+    left = [h for h in traces(ana.personal) if (h[0], h[1]) not in DONOR_IDENTITY]
     assert left == []
     # The donor identity is kept (a gift this year), the email is not.
-    kept = {(t, c) for t, c, _n in traces(ana.secrets())}
+    kept = {(t, c) for t, c, _n in traces(ana.personal)}
     assert ("fundraising_donor", "last_name") in kept
     # Bo lost nothing.
-    assert traces(bo.secrets()) == bo_before
+    assert traces(bo.personal) == bo_before
     # The published proposal stays, authorless; the held one is emptied.
-    public, held = ana.ids["participation.proposal"]
+    public, held = ana.ids["proposal_id"]
     assert Proposal.objects.get(pk=public).author_id is None
     assert Proposal.objects.get(pk=public).body == "Des pistes cyclables partout."
     assert Proposal.objects.get(pk=held).body == ""

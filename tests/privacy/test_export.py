@@ -51,11 +51,11 @@ def test_export_holds_every_app_and_nothing_of_another_member(cast):  # noqa: F8
     assert ana.marker.encode() in everything
     # …the rows are hers (ids of what the seed made for her)…
     proposals = {row["id"] for row in data["apps"]["participation"]["proposal"]}
-    assert proposals == set(ana.ids["participation.proposal"])
+    assert proposals == set(ana.ids["proposal_id"])
     matches = data["apps"]["mobilisation"]["proxymatch"]
-    assert [m["id"] for m in matches] == ana.ids["mobilisation.proxymatch"]
+    assert [m["id"] for m in matches] == ana.ids["match_id"]
     # …and nothing of Bo's, of the holder of her proxy, or of the staff who proposed it.
-    for secret in bo.secrets().values():
+    for secret in bo.personal.values():
         assert secret.encode() not in everything, secret
     for other in (ana.holder, cast["staff"], bo.member):
         assert other.email.lower().encode() not in everything

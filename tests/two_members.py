@@ -1,11 +1,17 @@
 """Two ordinary members, each with greppable personal data in every app where a member owns
-rows, for the isolation run of tests/test_api_isolation.py.
+rows: the isolation run of tests/test_api_isolation.py, and the erasure and export tests of
+tests/privacy/.
 
-Each member's secrets are things no other member may ever read: email, phone, last name,
-public id, and a random marker written into every private free text (an application's
-motivation, a report's note, a polling station, a donor's address, a held proposal, a hidden
-comment). First names are not secrets: proposals, comments and proxy matches show them by
-design (participation/apis.py PersonRef, mobilisation/apis.py)."""
+Each member's personal data (``Seeded.personal``) is their email, phone, last name and a random
+marker written into every private free text (an application's motivation, a report's note, a
+polling station, a donor's address, a held proposal, a hidden comment, a fundraising page's
+text, a channel's address): erasure leaves none of it in any text column. Their secrets
+(``Seeded.secrets``) add the public id, which no other member may ever read either. First
+names are not secrets: proposals, comments and proxy matches show them by design
+(participation/apis.py PersonRef, mobilisation/apis.py).
+
+``Seeded.ids`` is keyed by path parameter name (``proposal_id``, ``match_id``…), as the
+isolation run puts them into the API's paths."""
 
 from __future__ import annotations
 
@@ -28,11 +34,22 @@ class Seeded:
         self.ids.setdefault(name, []).append(value)
 
     @property
-    def secrets(self) -> list[bytes]:
+    def personal(self) -> dict[str, str]:
+        """The member's personal data by name, lower-cased: what erasure must leave nowhere.
+        The phone as people write it too: 06 12 34 56 01 → "612345601" survives any format."""
         m = self.member
-        values = [m.email, m.last_name, m.phone, str(m.public_id), m.public_id.hex, self.marker]
-        # The phone as people write it too: 06 12 34 56 01 → "612345601" survives any format.
-        values.append(m.phone.removeprefix("+33"))
+        return {
+            "email": m.email.lower(),
+            "phone": m.phone.removeprefix("+33"),
+            "last_name": m.last_name.lower(),
+            "marker": self.marker,
+        }
+
+    @property
+    def secrets(self) -> list[bytes]:
+        """What no other member may read: the personal data, the full phone and the public id."""
+        m = self.member
+        values = [*self.personal.values(), m.phone, str(m.public_id), m.public_id.hex]
         return [v.lower().encode() for v in values]
 
 
@@ -52,7 +69,7 @@ class Stage:
     others_proposal: object
 
 
-def member(letter: str, last_name: str, phone: str):
+def member(letter: str, last_name: str = "Nom", phone: str = ""):
     """A confirmed, ordinary member (no grant) with distinctive personal data."""
     from nextwork.network.models import Member
 
@@ -68,11 +85,12 @@ def member(letter: str, last_name: str, phone: str):
     )
 
 
-def stage(*, staff, area, make_member) -> Stage:
+def stage(*, staff, area) -> Stage:
     from nextwork.events import services as events
     from nextwork.fundraising.models import Beneficiary
     from nextwork.messaging import communities
     from nextwork.mobilisation import services as mobilisation
+    from nextwork.participation import services as participation
     from nextwork.participation.models import Consultation
 
     now = timezone.now()
@@ -87,7 +105,7 @@ def stage(*, staff, area, make_member) -> Stage:
         created_by=staff,
     )
     election = mobilisation.election_create(
-        by=staff, kind="legislatives", name="Législatives", slug="legislatives-isolation",
+        by=staff, kind="legislatives", name="Législatives", slug=f"leg-{uuid.uuid4().hex[:8]}",
         registration_deadline=today + datetime.timedelta(days=5),
         rounds=[mobilisation.RoundIn(1, today + datetime.timedelta(days=21)),
                 mobilisation.RoundIn(2, today + datetime.timedelta(days=28))],
@@ -105,9 +123,7 @@ def stage(*, staff, area, make_member) -> Stage:
         capacity=None, public=True,
     )  # fmt: skip
     community = communities.community_create(actor=staff, name="Cyclistes", public=True)
-    from nextwork.participation import services as participation
-
-    other = make_member("Holder")
+    other = member("o", "Tiers")
     others_proposal = participation.proposal_submit(
         consultation=consultation, author=other, title="Idée d'un tiers", body="Du vélo."
     )
@@ -150,7 +166,7 @@ def _network(seeded: Seeded, s: Stage) -> None:
     MemberLocation.objects.create(member=m, constituency=s.area, postcode="75002",
                                   precision=Precision.POSTCODE)  # fmt: skip
     text = ConsentText.objects.filter(kind="signup").first() or ConsentText.objects.create(
-        kind="signup", body="J'accepte."
+        kind="signup", version=1, body="J'accepte."
     )
     Consent.objects.create(member=m, text=text, source=ConsentSource.SITE)
     application = services.relay_apply(
@@ -171,6 +187,9 @@ def _messaging(seeded: Seeded, s: Stage) -> None:
     for message_type in ("newsletter", "campaign", "alert"):
         consent.consent_set(member=m, channel="email", message_type=message_type, given=True,
                             how="site")  # fmt: skip
+    # They unsubscribed from the newsletter: their address is to be suppressed at erasure.
+    consent.consent_set(member=m, channel="email", message_type="newsletter", given=False,
+                        how="unsubscribe")  # fmt: skip
     preferences = consent.preferences_for(m)
     preferences.weekly_digest = True
     preferences.save(update_fields=["weekly_digest"])
@@ -242,8 +261,8 @@ def _fundraising(seeded: Seeded, s: Stage) -> None:
     )  # fmt: skip
     seeded.add("recurring_id", recurring.pk)
     FundraisingPage.objects.create(
-        owner=m, beneficiary=s.beneficiary, slug=f"page-{mk[:12]}", title="Ma page",
-        goal_cents=100_000,
+        owner=m, beneficiary=s.beneficiary, slug=f"page-{mk[:12]}",
+        title=f"La page de {m.last_name}", text=f"Aidez-moi {mk}", goal_cents=100_000,
     )  # fmt: skip
 
 
@@ -272,6 +291,7 @@ def _mobilisation(seeded: Seeded, s: Stage) -> None:
     match = services.match_propose(request_id=request.pk, offer_id=holding.pk, by=s.staff)
     seeded.add("match_id", match.pk)
     seeded.add("election_id", s.election.pk)
+    seeded.holder = holder
 
 
 def _monitoring(seeded: Seeded, s: Stage) -> None:
@@ -279,8 +299,8 @@ def _monitoring(seeded: Seeded, s: Stage) -> None:
 
     m = seeded.member
     channel = Channel.objects.create(
-        kind="mastodon", url=f"https://mastodon.example/@iso{m.public_id.hex[:8]}",
-        label=f"Compte de {m.first_name}", area=s.area, member=m, created_by=s.staff,
+        kind="mastodon", url=f"https://mastodon.example/@{seeded.marker}",
+        label=f"Compte de {m.first_name} {m.last_name}", area=s.area, member=m, created_by=s.staff,
     )  # fmt: skip
     seeded.add("channel_id", channel.pk)
 
