@@ -85,3 +85,11 @@ def test_api_docs_load_nothing_from_other_sites(client, registry):
     html = client.get("/api/v1/docs").content.decode()
     urls = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert urls and not [u for u in urls if u.startswith(("http:", "https:", "//"))]
+
+
+@pytest.mark.parametrize(
+    "url", ["/", "/elections/", "/carte/", "/circonscriptions/48-01/", "/connexion/"]
+)
+def test_pages_answer_head_as_get(client, registry, url):
+    # Uptime monitors and link checkers send HEAD: the same status as GET, not a 405.
+    assert client.head(url).status_code == client.get(url).status_code == 200

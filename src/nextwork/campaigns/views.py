@@ -13,7 +13,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from nextwork.campaigns import selectors, services
 from nextwork.campaigns.models import (
@@ -38,7 +38,7 @@ from nextwork.territories.models import SENATE_KINDS, Area
 
 
 @login_required
-@require_GET
+@require_safe
 def my_actions(request: HttpRequest) -> HttpResponse:
     rows = (
         Assignment.objects.filter(relay=request.user)
@@ -240,7 +240,7 @@ def _report_from(request: HttpRequest, campaign) -> services.ReportIn:
 
 
 @login_required
-@require_GET
+@require_safe
 def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     """Briefing files: for those who take part in the campaign (relays, coordinators, staff)."""
     attachment = Attachment.objects.filter(pk=pk).select_related("campaign").first()
@@ -264,7 +264,7 @@ def _require_coordination(member) -> None:
 
 
 @login_required
-@require_GET
+@require_safe
 def campaign_list(request: HttpRequest) -> HttpResponse:
     _require_coordination(request.user)
     campaigns = selectors.visible_campaigns(request.user)
@@ -283,7 +283,7 @@ MAP_CLASSES = {
 
 
 @login_required
-@require_GET
+@require_safe
 def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     _require_coordination(request.user)
     campaign = selectors.visible_campaigns(request.user).filter(pk=pk).first()
@@ -343,7 +343,7 @@ def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def campaign_report(request: HttpRequest, pk: int, fmt: str = "html") -> HttpResponse:
     """The summary report (publishable content only), for coordinators and staff."""
     from nextwork.campaigns import report
@@ -365,7 +365,7 @@ def campaign_report(request: HttpRequest, pk: int, fmt: str = "html") -> HttpRes
 
 
 @login_required
-@require_GET
+@require_safe
 def representative_page(request: HttpRequest, chamber: str, person_id: str) -> HttpResponse:
     """Every interaction with one representative, within the caller's territory."""
     from nextwork.campaigns import engagement
@@ -380,7 +380,7 @@ def representative_page(request: HttpRequest, chamber: str, person_id: str) -> H
 
 
 @login_required
-@require_GET
+@require_safe
 def campaign_positions(request: HttpRequest, pk: int) -> HttpResponse:
     from nextwork.campaigns import engagement
 
@@ -396,13 +396,13 @@ def campaign_positions(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def public_list(request: HttpRequest) -> HttpResponse:
     campaigns = Campaign.objects.exclude(status=Status.DRAFT).order_by("-starts_at")[:50]
     return render(request, "campaigns/public_list.html", {"campaigns": campaigns})
 
 
-@require_GET
+@require_safe
 def public_campaign(request: HttpRequest, pk: int) -> HttpResponse:
     """What happened, seat by seat: stages and publishable positions only, no relay's name."""
     from nextwork.campaigns import report

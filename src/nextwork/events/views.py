@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from nextwork.common.errors import DomainError
 from nextwork.events import ics, selectors, services, zones
@@ -41,7 +41,7 @@ def _department_filter(request: HttpRequest) -> tuple[str, str | None]:
     return code, None
 
 
-@require_GET
+@require_safe
 def event_list(request: HttpRequest) -> HttpResponse:
     code, error = _department_filter(request)
     events = selectors.upcoming(viewer=request.user, department=code or None)
@@ -73,7 +73,7 @@ SEAT_LINK = re.compile(r'href="/circonscriptions/([^/"]+)/"')
 MAP_TITLE = re.compile(r'<title id="map-title">[^<]*</title>')
 
 
-@require_GET
+@require_safe
 def event_map(request: HttpRequest) -> HttpResponse:
     engine = lookup.get_engine()
     counts = selectors.departments_with_upcoming(request.user)
@@ -107,7 +107,7 @@ def event_map(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     event = _readable(request, pk)
     rsvp = selectors.rsvp_of(request.user, event)
@@ -147,14 +147,14 @@ def _base_url(request: HttpRequest) -> str:
     return request.build_absolute_uri("/").rstrip("/")
 
 
-@require_GET
+@require_safe
 def event_ics(request: HttpRequest, pk: int) -> HttpResponse:
     event = _readable(request, pk)
     body = ics.calendar([event], base_url=_base_url(request), name=event.title)
     return _calendar_response(body, f"evenement-{event.pk}.ics")
 
 
-@require_GET
+@require_safe
 def events_ics(request: HttpRequest) -> HttpResponse:
     """The feed of upcoming public events (what calendar apps subscribe to, without a login);
     cancelled ones stay in it, marked so, until they would have ended."""
@@ -401,7 +401,7 @@ def event_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def event_attendees(request: HttpRequest, pk: int) -> HttpResponse:
     """Who comes and who waits: for the organisers only, each read written to the audit log."""
     event = _managed(request, pk)

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from nextwork.common import messages
 from nextwork.common.errors import InvalidInput
@@ -56,7 +56,7 @@ def _threshold(raw: str) -> int:
     return int(text)
 
 
-@require_GET
+@require_safe
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     if not is_staff(request.user):

@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from nextwork.common.errors import DomainError, NotFound
 from nextwork.fundraising import recurring as monthly
@@ -80,7 +80,7 @@ def access_own_recurring(member: Member, recurring_id: int) -> Recurring:
     return found
 
 
-@require_GET
+@require_safe
 @login_required
 def my_donations(request: HttpRequest) -> HttpResponse:
     member = request.user

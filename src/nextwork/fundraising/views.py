@@ -19,7 +19,7 @@ from django.utils.html import strip_tags
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from nextwork.common import messages
 from nextwork.common.errors import DomainError, InvalidInput, NotFound, Unavailable
@@ -133,7 +133,7 @@ def _euros_to_cents(raw: str, field: str) -> int:
 # -- receipts -----------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 @login_required
 def receipt_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     try:
@@ -147,7 +147,7 @@ def receipt_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 @login_required
 def my_receipts(request: HttpRequest) -> HttpResponse:
     rows = [
@@ -207,7 +207,7 @@ def _legal(beneficiary: Beneficiary) -> dict:
     }
 
 
-@require_GET
+@require_safe
 def give_index(request: HttpRequest) -> HttpResponse:
     found = list(Beneficiary.objects.filter(active=True).order_by("name"))
     query = request.GET.urlencode()
@@ -333,7 +333,7 @@ def _give_submit(request, beneficiary, values, errors, user) -> HttpResponse | N
     return redirect(f"{reverse('fundraising:thanks')}?{urlencode({'don': donation.pk})}")
 
 
-@require_GET
+@require_safe
 def thanks(request: HttpRequest) -> HttpResponse:
     last = request.session.get("fundraising_last") or {}
     if str(last.get("donation")) != request.GET.get("don"):
@@ -399,7 +399,7 @@ def _page_context(request, page) -> dict:
     }
 
 
-@require_GET
+@require_safe
 def page_public(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         page = pages.page_public(slug)
@@ -430,7 +430,7 @@ def page_moderate(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("fundraising:page", slug=page.slug)
 
 
-@require_GET
+@require_safe
 @login_required
 def my_pages(request: HttpRequest) -> HttpResponse:
     rows = [

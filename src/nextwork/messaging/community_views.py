@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from nextwork.common.errors import DomainError
 from nextwork.messaging import communities
@@ -18,7 +18,7 @@ from nextwork.messaging.texts import COMMUNITY_NEWS_V1_FR
 PER_PAGE = 48
 
 
-@require_GET
+@require_safe
 def community_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(communities.public_communities(), PER_PAGE).get_page(request.GET.get("page"))
     mine = list(communities.my_communities(request.user))
@@ -42,7 +42,7 @@ def _visible(request: HttpRequest, slug: str) -> Community:
         raise Http404(exc.message) from exc
 
 
-@require_GET
+@require_safe
 def community_detail(request: HttpRequest, slug: str) -> HttpResponse:
     community = _visible(request, slug)
     member = request.user if request.user.is_authenticated else None

@@ -26,7 +26,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from nextwork.mobilisation.models import (
     CURRENT,
@@ -202,7 +202,7 @@ def _require(user) -> None:
 
 
 @login_required
-@require_GET
+@require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Coordinators (their territory) and staff (everything); others are refused."""
     _require(request.user)
@@ -241,7 +241,7 @@ def _cell(value) -> str:
 
 
 @login_required
-@require_GET
+@require_safe
 def dashboard_csv(request: HttpRequest, round_id: int) -> HttpResponse:
     """The same table as CSV (one round), scoped and audited like the page."""
     _require(request.user)

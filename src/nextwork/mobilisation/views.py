@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from nextwork.common import messages
 from nextwork.common.errors import DomainError, InvalidInput
@@ -214,7 +214,7 @@ def _official() -> dict:
     }
 
 
-@require_GET
+@require_safe
 def election_list(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     elections = list(selectors.elections_public())
@@ -227,7 +227,7 @@ def election_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def election_detail(request: HttpRequest, slug: str) -> HttpResponse:
     election = selectors.elections_public().filter(slug=slug).first()
     if election is None:

@@ -20,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from nextwork.common import messages
 from nextwork.common.errors import DomainError, Forbidden, NotFound
@@ -375,7 +375,7 @@ def _field(exc: DomainError) -> str:
 
 
 @login_required
-@require_GET
+@require_safe
 def publications(request: HttpRequest) -> HttpResponse:
     """The log: what was published where, newest first, with each target's fate."""
     try:

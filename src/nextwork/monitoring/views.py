@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from nextwork.common import messages
 from nextwork.common.errors import DomainError, NotFound
@@ -74,7 +74,7 @@ def _cell(value) -> str:
 
 
 @login_required
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     _staff(request)
     since = timezone.now() - datetime.timedelta(hours=24)
@@ -112,7 +112,7 @@ def _period(request: HttpRequest) -> tuple[str, str, datetime.timedelta]:
 
 
 @login_required
-@require_GET
+@require_safe
 def rule(request: HttpRequest, rule_id: int) -> HttpResponse:
     _staff(request)
     try:
@@ -143,7 +143,7 @@ def rule(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def rule_csv(request: HttpRequest, rule_id: int) -> HttpResponse:
     """The series shown (the same period), one bucket per row, zeros included."""
     _staff(request)
@@ -165,7 +165,7 @@ def rule_csv(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def rule_mentions_csv(request: HttpRequest, rule_id: int) -> HttpResponse:
     """The mentions of the period: time, network, author, address, text."""
     _staff(request)
@@ -231,7 +231,7 @@ def rule_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def sources(request: HttpRequest) -> HttpResponse:
     _staff(request)
     now = timezone.now()

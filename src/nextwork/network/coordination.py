@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from nextwork.common.errors import Conflict, DomainError
 from nextwork.network.models import Grant, Role
@@ -44,7 +44,7 @@ def require_coordination(member) -> None:
 
 
 @login_required
-@require_GET
+@require_safe
 def gap_members(request: HttpRequest, code: str) -> HttpResponse:
     """CSV of the confirmed members of a seat, to invite one of them: scoped and audited."""
     require_coordination(request.user)
@@ -128,7 +128,7 @@ def _filter_query(filters: dict, **extra) -> str:
 
 
 @login_required
-@require_GET
+@require_safe
 def members(request: HttpRequest) -> HttpResponse:
     """Members living in the caller's territory (coordinators: their grants, staff: all),
     filtered by zone and confirmation, 50 a page; every read is written to the audit log."""
@@ -173,7 +173,7 @@ def members(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def members_export(request: HttpRequest) -> HttpResponse:
     """The members page's list as CSV, with the same filters; audited as an export."""
     require_coordination(request.user)

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from nextwork.common import ratelimit
 from nextwork.common.errors import DomainError
@@ -53,7 +53,7 @@ from nextwork.territories import lookup, svg
 from nextwork.territories.selectors import constituency_sort_key
 
 
-@require_GET
+@require_safe
 def coverage_map(request: HttpRequest) -> HttpResponse:
     engine = lookup.get_engine()
     statuses = seat_statuses()
@@ -143,12 +143,12 @@ SIGNUP_FIELDS = (
 )
 
 
-@require_GET
+@require_safe
 def signup_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "network/signup_sent.html")
 
 
-@require_GET
+@require_safe
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     try:
         member = member_confirm(token=token)
@@ -158,7 +158,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def space(request: HttpRequest) -> HttpResponse:
     context = member_space(request.user)
     context["to_decide"] = list(applications_to_decide(request.user))
@@ -241,7 +241,7 @@ def step_down(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Coverage numbers, curve, map and gaps, for coordinators (their territory) and staff."""
     require_coordination(request.user)

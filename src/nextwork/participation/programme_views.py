@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from nextwork.common.errors import DomainError, NotFound
 from nextwork.network.permissions import is_staff
@@ -50,7 +50,7 @@ def _document_context(found: ProgrammeVersion) -> dict:
     }
 
 
-@require_GET
+@require_safe
 def public(request: HttpRequest) -> HttpResponse:
     latest = programme.current_version()
     if latest is None:
@@ -58,17 +58,17 @@ def public(request: HttpRequest) -> HttpResponse:
     return render(request, "programme/public.html", _document_context(latest))
 
 
-@require_GET
+@require_safe
 def version_page(request: HttpRequest, number: int) -> HttpResponse:
     return render(request, "programme/public.html", _document_context(_version_or_404(number)))
 
 
-@require_GET
+@require_safe
 def versions_page(request: HttpRequest) -> HttpResponse:
     return render(request, "programme/versions.html", {"versions": list(programme.versions())})
 
 
-@require_GET
+@require_safe
 def diff_page(request: HttpRequest, a: int, b: int) -> HttpResponse:
     try:
         changes = programme.diff(a, b)
@@ -80,7 +80,7 @@ def diff_page(request: HttpRequest, a: int, b: int) -> HttpResponse:
     return render(request, "programme/diff.html", context)
 
 
-@require_GET
+@require_safe
 def diff_pick(request: HttpRequest) -> HttpResponse:
     """The versions picked in the diff page's form (a GET form cannot build a path)."""
     try:
@@ -113,7 +113,7 @@ def _pdf_bytes(found: ProgrammeVersion, site: str) -> bytes:
     return data
 
 
-@require_GET
+@require_safe
 def pdf(request: HttpRequest, number: int | None = None) -> HttpResponse:
     found = programme.current_version() if number is None else _version_or_404(number)
     if found is None:
@@ -276,7 +276,7 @@ def _back(anchor: str = "") -> HttpResponse:
 
 
 @staff_only
-@require_GET
+@require_safe
 def edit(request: HttpRequest) -> HttpResponse:
     return render(request, "programme/edit.html", _edit_context(request))
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from nextwork.common.errors import DomainError, Forbidden, InvalidInput
 from nextwork.common.richtext import render as markdown
@@ -86,7 +86,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 # -- consultations --------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def consultation_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     rows = selectors.consultations_visible(request.user).annotate(
@@ -306,7 +306,7 @@ def _proposal_page(
     )
 
 
-@require_GET
+@require_safe
 def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _proposal_page(request, _proposal(request, pk))
 
@@ -517,7 +517,7 @@ def merge(request: HttpRequest, proposal: Proposal):
     return redirect("participation:proposal", pk=target.pk)
 
 
-@require_GET
+@require_safe
 def attachment(request: HttpRequest, pk: int, attachment_id: int) -> FileResponse:
     """A proposal's file, for those who may read its text (not a hidden one's, to others)."""
     proposal = _proposal(request, pk)
@@ -730,7 +730,7 @@ HELD_FOR = {
 # -- news -----------------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def news_list(request: HttpRequest) -> HttpResponse:
     rows = NewsItem.objects.filter(published_at__lte=timezone.now())
     page = Paginator(rows, 10).get_page(request.GET.get("page"))

@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from nextwork.common.errors import DomainError, InvalidInput
 from nextwork.common.messages import sentence
@@ -37,7 +37,7 @@ def _query(filters: dict, **extra) -> str:
 
 
 @login_required
-@require_GET
+@require_safe
 def journal(request: HttpRequest) -> HttpResponse:
     if not is_staff(request.user):
         raise PermissionDenied
@@ -107,7 +107,7 @@ def _my_data_page(request: HttpRequest, *, error: str = "", status: int = 200) -
 
 
 @login_required
-@require_GET
+@require_safe
 def my_data(request: HttpRequest) -> HttpResponse:
     return _my_data_page(request)
 
@@ -138,7 +138,7 @@ def my_erasure(request: HttpRequest) -> HttpResponse:
     return redirect("privacy:goodbye")
 
 
-@require_GET
+@require_safe
 def goodbye(request: HttpRequest) -> HttpResponse:
     return render(request, "privacy/goodbye.html")
 

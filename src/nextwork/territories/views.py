@@ -6,14 +6,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from nextwork.common.errors import DomainError, NotFound
 from nextwork.territories import lookup, selectors, svg
 from nextwork.territories.models import Chamber, Mandate
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     engine = lookup.get_engine()
     seats = engine.seats.values()
@@ -49,7 +49,7 @@ FRIENDLY_ERRORS = {
 }
 
 
-@require_GET
+@require_safe
 def find(request: HttpRequest) -> HttpResponse:
     params = {k: request.GET.get(k, "").strip() for k in ("postcode", "q", "country", "commune")}
     query = {k: v for k, v in params.items() if v}
@@ -76,7 +76,7 @@ def find(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def constituency(request: HttpRequest, code: str) -> HttpResponse:
     try:
         seat = selectors.constituency_detail(code)
