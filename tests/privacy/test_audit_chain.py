@@ -286,3 +286,18 @@ def test_the_viewer_walks_everything_again_after_full_every(logged):
     later = timezone.now() + chain.FULL_EVERY + datetime.timedelta(seconds=1)
     report = chain.verify_for_viewer(now=later)
     assert (report.intact, report.broken_seq) == (False, 1)
+
+
+def test_viewer_pages_keep_the_filters(client, people):
+    from nextwork.privacy.views import PER_PAGE
+
+    for n in range(PER_PAGE + 1):
+        audit_record(actor=people["camille"], action="members.read", area_code="75-02",
+                     details={"n": n})  # fmt: skip
+    client.force_login(people["staff"])
+    first = client.get(URL, {"action": "members.read", "area": "75"}).content.decode()
+    assert 'href="?action=members.read&amp;area=75&amp;page=2" rel="next"' in first
+    second = client.get(URL, {"action": "members.read", "area": "75", "page": 2})
+    assert 'href="?action=members.read&amp;area=75&amp;page=1" rel="prev"' in (
+        second.content.decode()
+    )

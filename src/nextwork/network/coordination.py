@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from nextwork.common.errors import Conflict, DomainError
+from nextwork.common.paging import page_links, query_string
 from nextwork.network.models import Grant, Role
 from nextwork.network.permissions import current_grants
 from nextwork.network.selectors import (
@@ -119,12 +120,13 @@ def _zone_not_found(request: HttpRequest, exc: DomainError) -> HttpResponse:
     return render(request, "404.html", {"message": error_text(exc, zone=zone)}, status=404)
 
 
+def _linked(filters: dict) -> dict:
+    """The filters that go into links (the resolved area is not one: the zone code is)."""
+    return {k: v for k, v in filters.items() if k != "area"}
+
+
 def _filter_query(filters: dict, **extra) -> str:
-    query = QueryDict(mutable=True)
-    for key, value in {**filters, **extra}.items():
-        if key != "area" and value not in ("", None):
-            query[key] = value
-    return query.urlencode()
+    return query_string(_linked(filters), **extra)
 
 
 @login_required
@@ -162,12 +164,7 @@ def members(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "territory": territory,
             "query": _filter_query(filters),
-            "previous_query": _filter_query(filters, page=page.previous_page_number())
-            if page.has_previous()
-            else None,
-            "next_query": _filter_query(filters, page=page.next_page_number())
-            if page.has_next()
-            else None,
+            **page_links(page, _linked(filters)),
         },
     )
 

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model, logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -20,20 +20,13 @@ from django.views.decorators.http import require_POST, require_safe
 
 from nextwork.common.errors import DomainError, InvalidInput
 from nextwork.common.messages import sentence
+from nextwork.common.paging import page_links
 from nextwork.network.permissions import is_staff
 from nextwork.privacy import chain, erasure, export, selectors
 from nextwork.privacy.models import ErasureReason
 from nextwork.privacy.services import audit_record
 
 PER_PAGE = 50
-
-
-def _query(filters: dict, **extra) -> str:
-    query = QueryDict(mutable=True)
-    for key, value in {**filters, **extra}.items():
-        if value not in ("", None):
-            query[key] = value
-    return query.urlencode()
 
 
 @login_required
@@ -71,12 +64,7 @@ def journal(request: HttpRequest) -> HttpResponse:
             "actions": selectors.audit_actions(),
             "page": page,
             "report": chain.verify_for_viewer(),
-            "previous_query": _query(filters, page=page.previous_page_number())
-            if page.has_previous()
-            else None,
-            "next_query": _query(filters, page=page.next_page_number())
-            if page.has_next()
-            else None,
+            **page_links(page, filters),
         },
     )
 
