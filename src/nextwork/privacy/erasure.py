@@ -18,15 +18,13 @@ What goes, what stays and under which law: docs/privacy.md. In short, ``member_e
 
 from __future__ import annotations
 
-from importlib import import_module
-
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from nextwork.common.errors import Forbidden, InvalidInput, NotFound
 from nextwork.network.permissions import is_staff
+from nextwork.network.security.sessions import end_sessions
 from nextwork.privacy import ledger
 from nextwork.privacy.models import ErasureReason, ErasureRecord
 from nextwork.privacy.services import audit_record
@@ -177,26 +175,6 @@ def _empty_unpublished(member) -> None:
     Proposal.objects.filter(author=member).update(review_note="")
 
 
-def _delete_sessions(member) -> int:
-    """Delete the member's sessions (database-backed engines; a session in a cache alone ends
-    by itself: its member no longer exists)."""
-    engine = import_module(settings.SESSION_ENGINE)
-    store_class = engine.SessionStore
-    try:
-        model = store_class.get_model_class()
-    except AttributeError:
-        return 0
-    wanted = str(member.pk)
-    keys = []
-    for key, data in model.objects.values_list("session_key", "session_data").iterator():
-        decoded = store_class().decode(data)
-        if str(decoded.get("_auth_user_id", "")) == wanted:
-            keys.append(key)
-    for key in keys:
-        store_class(session_key=key).delete()
-    return len(keys)
-
-
 def _delete_admin_history(member) -> None:
     from django.contrib.admin.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
@@ -211,7 +189,8 @@ def _erase(member, *, by, channels: set[str]) -> dict:
     suppressed = _suppress(member, channels)
     donors = _erase_donors(member, by)
     _empty_leftovers(member)
-    sessions = _delete_sessions(member)
+    # Live sessions (expired rows hold only the id, and the nightly retention run clears them).
+    sessions = end_sessions(member)
     _delete_admin_history(member)
     return {"donor_records": donors, "sessions": sessions, "suppressed": suppressed}
 
