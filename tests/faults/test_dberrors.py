@@ -78,3 +78,26 @@ def test_a_full_disk_is_named(db):
     assert "is full. Nothing of this import was written" in raised.value.message
     with pytest.raises(IntegrityError), dberrors.disk_full_refused("import"):
         raise IntegrityError("duplicate key")
+
+
+def test_a_session_that_cannot_be_saved_during_an_outage_is_a_503(make_member, monkeypatch):
+    # Django turns a session save that fails on a lost connection into SessionInterrupted, a
+    # 400; an outage is a 503 like any other. The first page after login writes the session
+    # (the idle stamp), so it meets the failing save.
+    from django.contrib.sessions.backends.base import UpdateError
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(make_member())
+
+    def save(self, must_create=False):
+        try:
+            raise OperationalError("server closed the connection unexpectedly")
+        except OperationalError:
+            raise UpdateError  # as Django does: the database error is its context
+
+    monkeypatch.setattr(SessionStore, "save", save)
+    answer = client.get("/api/v1/elections")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "unavailable"

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.core.signals import got_request_exception
 from django.db import connection
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
@@ -88,6 +90,24 @@ class DatabaseUnavailableMiddleware:
         # The error's type only: a driver's message may quote a query's parameters.
         logger.warning("database unavailable on %s: %s", request.path, type(exception).__name__)
         return unavailable_response(request)
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's, but a session that cannot be saved because the database is unavailable is a
+    503 like any other outage. Django turns that failure (an ``UpdateError`` raised from the
+    database error) into ``SessionInterrupted``, a 400 that tells the visitor nothing true."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        try:
+            return super().process_response(request, response)
+        except SessionInterrupted as exc:
+            cause: BaseException | None = exc
+            while cause is not None and not is_unavailable(cause):
+                cause = cause.__cause__ or cause.__context__
+            if cause is None:
+                raise
+            logger.warning("database unavailable on %s (saving the session)", request.path)
+            return unavailable_response(request)
 
 
 # -- a full disk ------------------------------------------------------------------------------

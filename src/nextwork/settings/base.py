@@ -87,7 +87,8 @@ MIDDLEWARE = [
     # Before anything reads the body (CSRF reads the form).
     "nextwork.common.security.RequestSizeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's, with a session that cannot be saved during an outage answered 503, not 400.
+    "nextwork.common.dberrors.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
